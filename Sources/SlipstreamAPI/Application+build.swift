@@ -1,0 +1,60 @@
+import Foundation
+import Hummingbird
+import Logging
+import SlipstreamCore
+import SlipstreamStore
+
+/// Builds the whole server (API, store, reconciler) from a configuration. `slipstream serve` and the tests both
+/// call this.
+public func buildApplication(
+    configuration: SlipstreamConfiguration,
+    logger: Logger = Logger(label: "slipstream"),
+    onFirstAccount: (AccountCredentials) throws -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    let state = try await DataDirectory.open(configuration: configuration, logger: logger)
+    if let first = state.firstAccount { try onFirstAccount(first) }
+    let signal = ReconcilerSignal()
+    let controlPlane = ControlPlane(database: state.database, configuration: configuration) { _ in signal.wake() }
+    let router = buildRouter(configuration: configuration, controlPlane: controlPlane, accounts: state.accounts, logger: logger)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "slipstream"),
+        services: [
+            // Listed first so it stops last: the database outlives everything that writes to it.
+            DatabaseService(database: state.database),
+            Reconciler(controlPlane: controlPlane, signal: signal, logger: logger),
+        ],
+        logger: logger
+    )
+}
+
+func buildRouter(
+    configuration: SlipstreamConfiguration,
+    controlPlane: ControlPlane,
+    accounts: AccountStore,
+    logger: Logger
+) -> Router<SlipstreamRequestContext> {
+    let router = Router(context: SlipstreamRequestContext.self)
+    let tokenKey = SymmetricKeyBox(key: accounts.masterKey.tokenKey)
+    router.add(middleware: RequestMiddleware(maxBodyBytes: configuration.maxBodyBytes, logger: logger))
+    router.add(middleware: AuthMiddleware(accounts: accounts, tokenKey: tokenKey, clockSkewSeconds: configuration.clockSkewSeconds))
+    router.get("healthz") { _, _ in "ok" }
+    router.get("openapi.json") { _, _ in
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json))
+        )
+    }
+    router.addRoutes(AcceleratorController(controlPlane: controlPlane).endpoints, atPath: "v1/accelerators")
+    router.addRoutes(ListenerController(controlPlane: controlPlane).endpoints, atPath: "v1/listeners")
+    router.addRoutes(EndpointGroupController(controlPlane: controlPlane).endpoints, atPath: "v1/endpoint-groups")
+    router.addRoutes(EndpointController(controlPlane: controlPlane).endpoints, atPath: "v1/endpoint-groups/:endpoint_group_id/endpoints")
+    router.addRoutes(HealthCheckController(controlPlane: controlPlane).endpoints, atPath: "v1/health-checks")
+    router.addRoutes(RegionController(regions: configuration.regions).endpoints, atPath: "v1/regions")
+    router.addRoutes(
+        IAMController(accounts: accounts, tokenKey: tokenKey, tokenLifetimeSeconds: configuration.tokenLifetimeSeconds).endpoints,
+        atPath: "v3/auth"
+    )
+    return router
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import SlipstreamCore
+import SlipstreamStore
+
+/// The data directory: `slipstream.sqlite` (the store), `master.key` (unless `SLIPSTREAM_MASTER_KEY` is set) and,
+/// after the first start, `credentials.json` with the first account.
+public struct DataDirectory: Sendable {
+    public static let databaseFile = "slipstream.sqlite"
+    public static let masterKeyFile = "master.key"
+    public static let credentialsFile = "credentials.json"
+
+    public let database: SQLiteDriver
+    public let accounts: AccountStore
+    /// Set when this call created the first account.
+    public let firstAccount: AccountCredentials?
+
+    /// Opens the directory, creating it, its key and its database as needed. With `bootstrap`, an empty store
+    /// gets a first account, written to `credentials.json`.
+    public static func open(configuration: SlipstreamConfiguration, logger: Logger, bootstrap: Bool = true) async throws -> DataDirectory {
+        let directory = URL(fileURLWithPath: configuration.dataDirectory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let masterKey = try MasterKey(bytes: try self.masterKeyBytes(configuration: configuration, directory: directory))
+        let database = try await SQLiteDriver.open(path: directory.appendingPathComponent(self.databaseFile).path, logger: logger)
+        let accounts = AccountStore(database: database, masterKey: masterKey)
+        var first: AccountCredentials?
+        if bootstrap, try await accounts.accountCount() == 0 {
+            let credentials = try await accounts.createAccount(name: "slipstream")
+            let data = try JSONEncoder.pretty.encode(credentials)
+            try self.writePrivate(data, to: directory.appendingPathComponent(self.credentialsFile))
+            first = credentials
+        }
+        return DataDirectory(database: database, accounts: accounts, firstAccount: first)
+    }
+
+    static func masterKeyBytes(configuration: SlipstreamConfiguration, directory: URL) throws -> [UInt8] {
+        if let encoded = configuration.masterKey {
+            guard let data = Data(base64Encoded: encoded) else { throw ConfigurationError("SLIPSTREAM_MASTER_KEY is not base64") }
+            return Array(data)
+        }
+        let file = directory.appendingPathComponent(self.masterKeyFile)
+        if !FileManager.default.fileExists(atPath: file.path) {
+            // Create exclusively: when a server and an admin command start together, one key wins and both read it.
+            try? self.writePrivate(Data(MasterKey.generate().base64EncodedString().utf8), to: file, exclusive: true)
+        }
+        let text = try String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let data = Data(base64Encoded: text) else { throw ConfigurationError("\(self.masterKeyFile) is not base64") }
+        return Array(data)
+    }
+
+    static func writePrivate(_ data: Data, to url: URL, exclusive: Bool = false) throws {
+        let flags = O_WRONLY | O_CREAT | (exclusive ? O_EXCL : O_TRUNC)
+        let fd = Foundation.open(url.path, flags, 0o600)
+        guard fd >= 0 else { throw ConfigurationError("cannot create \(url.lastPathComponent): errno \(errno)") }
+        defer { close(fd) }
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == data.count, fsync(fd) == 0 else { throw ConfigurationError("cannot write \(url.lastPathComponent)") }
+    }
+}
+
+extension [UInt8] {
+    func base64EncodedString() -> String { Data(self).base64EncodedString() }
+}
+
+extension JSONEncoder {
+    static var pretty: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return encoder
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SlipstreamCore
+import SlipstreamStore
+
+/// Authenticates every `/v1` call (and the IAM look-ups the SDK makes) by the SDK's AK/SK signature or by an
+/// `X-Auth-Token`. Failures are 401 `APIGW.0301`, as Huawei's API gateway answers.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = SlipstreamRequestContext
+
+    let accounts: AccountStore
+    let tokenKey: SymmetricKeyBox
+    let clockSkewSeconds: Int
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard Self.requiresAuthentication(request.uri.path) else { return try await next(request, context) }
+        var context = context
+        let caller = try await self.authenticate(request)
+        if let domainID = request.headers[.domainID], !domainID.isEmpty, domainID != caller.domainID {
+            throw GAError.unauthorized("X-Domain-Id does not match the credentials")
+        }
+        context.caller = caller
+        return try await next(request, context)
+    }
+
+    static func requiresAuthentication(_ path: String) -> Bool {
+        path.hasPrefix("/v1/") || path == "/v1" || (path.hasPrefix("/v3/") && path != "/v3/auth/tokens")
+    }
+
+    func authenticate(_ request: Request) async throws -> Caller {
+        if let token = request.headers[.authToken] {
+            let claims = try IAMToken.verify(token, key: self.tokenKey.key)
+            guard let caller = try await self.accounts.caller(domainID: claims.domainID) else {
+                throw GAError.unauthorized("the account of this token no longer exists")
+            }
+            return caller
+        }
+        guard let header = request.headers[.authorization] else {
+            throw GAError.unauthorized("x-auth-token not found")
+        }
+        guard let authorization = SDKSignature.Authorization(header: header) else {
+            throw GAError.unauthorized("unsupported authorization header, expected \(SDKSignature.algorithm)")
+        }
+        guard authorization.signedHeaders.contains("x-sdk-date"), authorization.signedHeaders.contains("host") else {
+            throw GAError.unauthorized("SignedHeaders must include host and x-sdk-date")
+        }
+        guard let dateValue = request.headers[.sdkDate], let date = SDKSignature.parseDate(dateValue) else {
+            throw GAError.unauthorized("X-Sdk-Date is missing or malformed")
+        }
+        if abs(date.timeIntervalSinceNow) > Double(self.clockSkewSeconds) {
+            throw GAError.unauthorized("X-Sdk-Date is more than \(self.clockSkewSeconds) seconds from server time")
+        }
+        guard let (secret, caller) = try await self.accounts.secret(forAccessKey: authorization.accessKey) else {
+            throw GAError.unauthorized("verify aksk signature fail")
+        }
+        let body = try await request.body.collect(upTo: .max)
+        let headers = request.headers
+        let authority = request.head.authority
+        let signable = SDKSignature.Request(
+            method: request.method.rawValue,
+            path: request.uri.path,
+            query: request.uri.query,
+            body: Array(body.readableBytesView)
+        ) { name in
+            if name == "host" { return authority }
+            return HTTPField.Name(name).flatMap { headers[$0] }
+        }
+        let canonical = SDKSignature.canonicalRequest(signable, signedHeaders: authorization.signedHeaders)
+        let expected = SDKSignature.signature(
+            stringToSign: SDKSignature.stringToSign(canonicalRequest: canonical, date: dateValue),
+            secretKey: secret
+        )
+        guard SDKSignature.constantTimeEquals(expected, authorization.signature) else {
+            throw GAError.unauthorized("verify aksk signature fail")
+        }
+        return caller
+    }
+}

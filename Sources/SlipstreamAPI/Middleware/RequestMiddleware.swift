@@ -1,0 +1,64 @@
+import Foundation
+import Hummingbird
+import Logging
+import SlipstreamCore
+
+/// The outermost middleware: gives every request an id, bounds its body, turns every failure into a GA-format
+/// error, stamps `X-Request-Id` on every response and writes one log line per request.
+struct RequestMiddleware: RouterMiddleware {
+    typealias Context = SlipstreamRequestContext
+
+    let maxBodyBytes: Int
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        var context = context
+        context.requestID = UUID().uuidString.lowercased()
+        var request = request
+        var response: Response
+        do {
+            do {
+                _ = try await request.collectBody(upTo: self.maxBodyBytes)
+            } catch let error as HTTPError where error.status == .contentTooLarge {
+                throw GAError.bodyTooLarge(limit: self.maxBodyBytes)
+            }
+            response = try await next(request, context)
+        } catch {
+            response = try self.errorResponse(error, request: request, context: context)
+        }
+        response.headers[.requestID] = context.requestID
+        let elapsed = ContinuousClock.now - started
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        self.logger.info(
+            "request",
+            metadata: [
+                "method": "\(request.method.rawValue)",
+                "path": "\(request.uri.path)",
+                "status": "\(response.status.code)",
+                "duration_ms": "\(String(format: "%.2f", milliseconds))",
+                "request_id": "\(context.requestID)",
+            ]
+        )
+        return response
+    }
+
+    private func errorResponse(_ error: any Error, request: Request, context: Context) throws -> Response {
+        let gaError: GAError
+        switch error {
+        case let error as GAError:
+            gaError = error
+        case let error as HTTPError where error.status == .notFound:
+            gaError = APIRoutes.allowsOtherMethod(path: request.uri.path, than: request.method.rawValue)
+                ? .methodNotAllowed(request.method.rawValue) : .noSuchAPI
+        case let error as HTTPError where error.status == .contentTooLarge:
+            gaError = .bodyTooLarge(limit: self.maxBodyBytes)
+        case let error as HTTPError where (400..<500).contains(error.status.code):
+            gaError = GAError(status: error.status.code, code: "GA.9001", message: "Invalid request: \(error.body ?? error.status.reasonPhrase)")
+        default:
+            self.logger.error("unhandled error", metadata: ["request_id": "\(context.requestID)", "error": "\(String(reflecting: error))"])
+            gaError = .internalError
+        }
+        return try gaError.response(requestID: context.requestID)
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+
+/// A region endpoint groups may be placed in.
+public struct RegionInfo: Sendable, Equatable, Encodable {
+    public var regionID: String
+    public var area: String
+    public var supportedEndpointTypes: [String]
+
+    public static let allEndpointTypes = ["EIP", "ECS", "ELB", "CUSTOM_IP", "CUSTOM_DOMAIN_NAME", "CUSTOM_EIP"]
+
+    public init(regionID: String, area: String, supportedEndpointTypes: [String] = RegionInfo.allEndpointTypes) {
+        self.regionID = regionID
+        self.area = area
+        self.supportedEndpointTypes = supportedEndpointTypes
+    }
+}
+
+/// Per-account limits the write paths enforce (GA.9103).
+public struct Quotas: Sendable, Equatable {
+    public var acceleratorsPerAccount = 20
+    public var listenersPerAccelerator = 10
+    public var endpointsPerGroup = 10
+
+    public init() {}
+}
+
+/// Everything `slipstream serve` can be told. Built from the environment and the command line.
+///
+/// Environment variables (the command line wins over them):
+/// - `SLIPSTREAM_HOST` (default `127.0.0.1`), `SLIPSTREAM_PORT` (default `8080`),
+///   `SLIPSTREAM_DATA_DIR` (default `./.slipstream`)
+/// - `SLIPSTREAM_POOL_OUTOFCM_IPV4` (default `127.10.0.0/16`), `SLIPSTREAM_POOL_CM_IPV4` (default `127.20.0.0/16`),
+///   `SLIPSTREAM_POOL_OUTOFCM_IPV6`, `SLIPSTREAM_POOL_CM_IPV6` (default empty): comma-separated CIDR blocks
+/// - `SLIPSTREAM_REGIONS`: comma-separated `region_id:AREA` (default
+///   `ap-southeast-1:OUTOFCM,ap-southeast-3:OUTOFCM,cn-east-3:CM,cn-north-4:CM`)
+/// - `SLIPSTREAM_QUOTA_ACCELERATORS` (20), `SLIPSTREAM_QUOTA_LISTENERS_PER_ACCELERATOR` (10),
+///   `SLIPSTREAM_QUOTA_ENDPOINTS_PER_GROUP` (10)
+/// - `SLIPSTREAM_MAX_BODY_BYTES` (1048576), `SLIPSTREAM_CLOCK_SKEW_SECONDS` (900),
+///   `SLIPSTREAM_TOKEN_TTL_SECONDS` (86400), `SLIPSTREAM_LOG_LEVEL` (info)
+/// - `SLIPSTREAM_MASTER_KEY`: base64 of 32 bytes; replaces the key file `master.key` in the data directory
+public struct SlipstreamConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var dataDirectory = ".slipstream"
+    /// Address pools keyed by `AREA/IP_TYPE`, e.g. `OUTOFCM/IPV4`.
+    public var pools: [String: [CIDR]] = [
+        "OUTOFCM/IPV4": [CIDR("127.10.0.0/16")!],
+        "CM/IPV4": [CIDR("127.20.0.0/16")!],
+        "OUTOFCM/IPV6": [],
+        "CM/IPV6": [],
+    ]
+    public var regions: [RegionInfo] = [
+        RegionInfo(regionID: "ap-southeast-1", area: "OUTOFCM"),
+        RegionInfo(regionID: "ap-southeast-3", area: "OUTOFCM"),
+        RegionInfo(regionID: "cn-east-3", area: "CM"),
+        RegionInfo(regionID: "cn-north-4", area: "CM"),
+    ]
+    public var quotas = Quotas()
+    public var maxBodyBytes = 1 << 20
+    public var clockSkewSeconds = 900
+    public var tokenLifetimeSeconds = 86_400
+    public var logLevel = "info"
+    /// Base64 master key; when nil the key lives in `master.key` in the data directory.
+    public var masterKey: String?
+
+    public init() {}
+
+    /// Reads the `SLIPSTREAM_*` variables over the defaults.
+    public init(environment: [String: String]) throws(ConfigurationError) {
+        self.init()
+        func value(_ name: String) -> String? {
+            guard let value = environment[name], !value.isEmpty else { return nil }
+            return value
+        }
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+            guard let raw = value(name) else { return nil }
+            guard let number = Int(raw), range.contains(number) else {
+                throw ConfigurationError("\(name) must be an integer in \(range.lowerBound)...\(range.upperBound), got \(raw)")
+            }
+            return number
+        }
+        if let host = value("SLIPSTREAM_HOST") { self.host = host }
+        if let port = try integer("SLIPSTREAM_PORT", 0...65535) { self.port = port }
+        if let dir = value("SLIPSTREAM_DATA_DIR") { self.dataDirectory = dir }
+        for key in self.pools.keys.sorted() {
+            let name = "SLIPSTREAM_POOL_" + key.replacingOccurrences(of: "/", with: "_")
+            guard let raw = environment[name] else { continue }
+            var blocks: [CIDR] = []
+            for part in raw.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
+                guard let block = CIDR(part), block.base.isIPv4 == key.hasSuffix("IPV4") else {
+                    throw ConfigurationError("\(name): \(part) is not an \(key.hasSuffix("IPV4") ? "IPv4" : "IPv6") CIDR block")
+                }
+                blocks.append(block)
+            }
+            self.pools[key] = blocks
+        }
+        if let raw = value("SLIPSTREAM_REGIONS") {
+            var regions: [RegionInfo] = []
+            for part in raw.split(separator: ",") {
+                let fields = part.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard fields.count == 2, !fields[0].isEmpty, ["CM", "OUTOFCM"].contains(fields[1]) else {
+                    throw ConfigurationError("SLIPSTREAM_REGIONS: \(part) is not region_id:CM or region_id:OUTOFCM")
+                }
+                regions.append(RegionInfo(regionID: fields[0], area: fields[1]))
+            }
+            guard !regions.isEmpty else { throw ConfigurationError("SLIPSTREAM_REGIONS names no region") }
+            self.regions = regions
+        }
+        if let n = try integer("SLIPSTREAM_QUOTA_ACCELERATORS", 0...1_000_000) { self.quotas.acceleratorsPerAccount = n }
+        if let n = try integer("SLIPSTREAM_QUOTA_LISTENERS_PER_ACCELERATOR", 0...1_000_000) { self.quotas.listenersPerAccelerator = n }
+        if let n = try integer("SLIPSTREAM_QUOTA_ENDPOINTS_PER_GROUP", 0...1_000_000) { self.quotas.endpointsPerGroup = n }
+        if let n = try integer("SLIPSTREAM_MAX_BODY_BYTES", 1024...(64 << 20)) { self.maxBodyBytes = n }
+        if let n = try integer("SLIPSTREAM_CLOCK_SKEW_SECONDS", 1...86_400) { self.clockSkewSeconds = n }
+        if let n = try integer("SLIPSTREAM_TOKEN_TTL_SECONDS", 60...(7 * 86_400)) { self.tokenLifetimeSeconds = n }
+        if let level = value("SLIPSTREAM_LOG_LEVEL") { self.logLevel = level }
+        self.masterKey = value("SLIPSTREAM_MASTER_KEY")
+    }
+}
+
+/// A configuration value that cannot be used.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,74 @@
+import SQLKit
+import SlipstreamCore
+
+extension ControlPlane {
+    public func createListener(domainID: String, _ options: ListenerOptions.Create) async throws -> Listener {
+        let tags = options.tags ?? []
+        try ResourceTag.check(tags)
+        try PortRange.check(options.portRanges, protocol: options.protocol)
+        let id = self.ids.next()
+        let quota = self.configuration.quotas.listenersPerAccelerator
+        return try await self.write { db, revision, now in
+            let accelerator = try await Self.requireOperable(AcceleratorSpec.self, options.acceleratorID, domainID: domainID, on: db)
+            if try await ResourceRepository.count(.listener, domainID: domainID, parentID: accelerator.id, on: db) >= quota {
+                throw GAError.quota("listener_per_accelerator (\(quota))")
+            }
+            try await Self.checkNoOverlap(options.portRanges, acceleratorID: accelerator.id, except: nil, on: db)
+            let listener = Listener(
+                id: id, domainID: domainID, parentID: accelerator.id, name: options.name, status: .pending,
+                revision: revision, createdAt: now, updatedAt: now,
+                spec: ListenerSpec(
+                    description: options.description ?? "",
+                    protocol: options.protocol,
+                    portRanges: options.portRanges,
+                    clientAffinity: options.clientAffinity ?? "NONE",
+                    tags: tags
+                )
+            )
+            try await ResourceRepository.insert(listener, on: db)
+            return listener
+        }
+    }
+
+    public func listener(domainID: String, id: String) async throws -> Listener {
+        try await self.read { db in try await Self.require(ListenerSpec.self, id, domainID: domainID, on: db) }
+    }
+
+    public func listeners(domainID: String, query: ListQuery) async throws -> Page<ListenerSpec> {
+        try await self.read { db in try await ResourceRepository.list(ListenerSpec.self, domainID: domainID, query: query, on: db) }
+    }
+
+    public func updateListener(domainID: String, id: String, _ options: ListenerOptions.Update) async throws -> Listener {
+        try await self.write { db, revision, now in
+            var listener = try await Self.requireOperable(ListenerSpec.self, id, domainID: domainID, on: db)
+            if let ranges = options.portRanges {
+                try PortRange.check(ranges, protocol: listener.spec.protocol)
+                try await Self.checkNoOverlap(ranges, acceleratorID: listener.parentID ?? "", except: listener.id, on: db)
+                listener.spec.portRanges = ranges
+            }
+            if let name = options.name { listener.name = name }
+            if let description = options.description { listener.spec.description = description }
+            if let affinity = options.clientAffinity { listener.spec.clientAffinity = affinity }
+            (listener.status, listener.revision, listener.updatedAt) = (.pending, revision, now)
+            try await ResourceRepository.update(listener, on: db)
+            return listener
+        }
+    }
+
+    public func deleteListener(domainID: String, id: String) async throws {
+        try await self.markDeleting(ListenerSpec.self, id, domainID: domainID, blockedBy: [.endpointGroup])
+    }
+
+    /// GA.9101 when `ranges` overlap a range of another listener on the same accelerator.
+    static func checkNoOverlap(_ ranges: [PortRange], acceleratorID: String, except listenerID: String?, on db: any SQLDatabase) async throws {
+        for sibling in try await ResourceRepository.children(ListenerSpec.self, of: acceleratorID, on: db) where sibling.id != listenerID {
+            for range in ranges {
+                if let other = sibling.spec.portRanges.first(where: { $0.overlaps(range) }) {
+                    throw GAError.portRanges(
+                        "\(range.fromPort)-\(range.toPort) overlaps \(other.fromPort)-\(other.toPort) of listener \(sibling.id)"
+                    )
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import SQLKit
+import SlipstreamCore
+
+/// Versioned schema migrations. Each version runs once, in its own write transaction, and is recorded in
+/// `schema_migrations`; append new versions, never edit applied ones. The SQL is portable between SQLite and
+/// PostgreSQL.
+enum Migrations {
+    static let versions: [(version: Int, statements: [String])] = [
+        (
+            1,
+            [
+                """
+                CREATE TABLE accounts (
+                    domain_id TEXT PRIMARY KEY,
+                    domain_name TEXT NOT NULL UNIQUE,
+                    user_name TEXT NOT NULL,
+                    password_hash TEXT NOT NULL,
+                    created_at TEXT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE access_keys (
+                    access_key TEXT PRIMARY KEY,
+                    domain_id TEXT NOT NULL REFERENCES accounts (domain_id),
+                    secret_sealed TEXT NOT NULL,
+                    created_at TEXT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE resources (
+                    id TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    domain_id TEXT NOT NULL,
+                    parent_id TEXT,
+                    name TEXT,
+                    enterprise_project_id TEXT,
+                    status TEXT NOT NULL,
+                    revision BIGINT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    health_state TEXT,
+                    spec TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX resources_by_kind ON resources (kind, domain_id, id)",
+                "CREATE INDEX resources_by_parent ON resources (parent_id, kind)",
+                "CREATE INDEX resources_by_status ON resources (status, revision)",
+                """
+                CREATE TABLE addresses (
+                    ip_address TEXT PRIMARY KEY,
+                    accelerator_id TEXT NOT NULL,
+                    area TEXT NOT NULL,
+                    ip_type TEXT NOT NULL
+                )
+                """,
+                "CREATE TABLE revisions (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+                "INSERT INTO revisions (name, value) VALUES ('config', 0)",
+            ]
+        )
+    ]
+
+    static func run(on driver: some DatabaseDriver) async throws {
+        try await driver.write { db in
+            try await db.raw(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            ).run()
+        }
+        for migration in self.versions {
+            try await driver.write { db in
+                let applied = try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: migration.version)")
+                    .first()
+                guard applied == nil else { return }
+                for statement in migration.statements {
+                    try await db.raw(SQLQueryString(statement)).run()
+                }
+                try await db.raw(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (\(bind: migration.version), \(bind: Timestamp.now()))"
+                ).run()
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Logging
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+
+/// The embedded store: one SQLite file in WAL mode with full fsync, a writer connection and a reader connection.
+///
+/// Every write runs in `BEGIN IMMEDIATE … COMMIT`, so transactions from this process and from other processes on
+/// the same file (such as `slipstream admin`) are serialised by SQLite itself; `busy_timeout` makes them wait
+/// for each other instead of failing.
+public final class SQLiteDriver: DatabaseDriver {
+    private let writer: SQLiteConnection
+    private let reader: SQLiteConnection
+    private let writeLock = AsyncLock()
+    private let readLock = AsyncLock()
+    private let logger: Logger
+
+    private init(writer: SQLiteConnection, reader: SQLiteConnection, logger: Logger) {
+        self.writer = writer
+        self.reader = reader
+        self.logger = logger
+    }
+
+    /// Opens (creating if needed) the database file at `path` and brings its schema up to date.
+    public static func open(path: String, logger: Logger) async throws -> SQLiteDriver {
+        let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        for connection in [writer, reader] {
+            let db = connection.sql(queryLogLevel: nil)
+            try await db.raw("PRAGMA busy_timeout = 10000").run()
+            try await db.raw("PRAGMA journal_mode = WAL").run()
+            try await db.raw("PRAGMA synchronous = FULL").run()
+            try await db.raw("PRAGMA foreign_keys = ON").run()
+        }
+        let driver = SQLiteDriver(writer: writer, reader: reader, logger: logger)
+        try await Migrations.run(on: driver)
+        return driver
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let db = self.writer.sql(queryLogLevel: nil)
+        return try await self.writeLock.withLock {
+            try await db.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let db = self.reader.sql(queryLogLevel: nil)
+        return try await self.readLock.withLock {
+            try await db.raw("BEGIN").run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    public func close() async throws {
+        try await self.writer.close()
+        try await self.reader.close()
+    }
+}

@@ -1,0 +1,4 @@
+import Testing
+import HummingbirdTesting
+@testable import SlipstreamAPI
+@Test func t() {}

@@ -1,0 +1,3 @@
+import Testing
+@testable import SlipstreamCore
+@Test func t() {}
