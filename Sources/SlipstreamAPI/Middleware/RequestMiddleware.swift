@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import SlipstreamCore
 
 /// The outermost middleware: gives every request an id, bounds its body, turns every failure into a GA-format
@@ -20,7 +21,7 @@ struct RequestMiddleware: RouterMiddleware {
         do {
             do {
                 _ = try await request.collectBody(upTo: self.maxBodyBytes)
-            } catch let error as HTTPError where error.status == .contentTooLarge {
+            } catch is NIOTooManyBytesError {
                 throw GAError.bodyTooLarge(limit: self.maxBodyBytes)
             }
             response = try await next(request, context)

@@ -34,6 +34,8 @@ public struct Reconciler: Service {
                     do {
                         let applied = try await self.controlPlane.currentRevision()
                         try await self.controlPlane.settle(appliedRevision: applied)
+                    } catch is CancellationError {
+                        return
                     } catch {
                         self.logger.error("reconcile failed", metadata: ["error": "\(error)"])
                     }

@@ -82,7 +82,7 @@ public enum SecretGenerator {
     /// A 32-character lowercase hex id, the shape of Huawei domain ids.
     public static func domainID() -> String {
         var random = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
+        return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &random) })
     }
 
     public static func accessKey() -> String { self.string(length: 20, alphabet: self.upper) }

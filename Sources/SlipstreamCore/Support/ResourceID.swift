@@ -30,9 +30,14 @@ public final class ResourceIDGenerator: Sendable {
         var random = SystemRandomNumberGenerator()
         for index in 8..<16 { bytes[index] = random.next() }
         bytes[8] = 0x80 | (bytes[8] & 0x3F)
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
-        let chars = Array(hex)
-        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(chars[$0]) }.joined(separator: "-")
+        let hex = Array(Hex.encode(bytes).utf8)
+        var formatted: [UInt8] = []
+        formatted.reserveCapacity(36)
+        for (index, digit) in hex.enumerated() {
+            if index == 8 || index == 12 || index == 16 || index == 20 { formatted.append(UInt8(ascii: "-")) }
+            formatted.append(digit)
+        }
+        return String(decoding: formatted, as: UTF8.self)
     }
 }
 

@@ -1,0 +1,94 @@
+import Foundation
+import HTTPTypes
+import SlipstreamCore
+import Testing
+
+@testable import SlipstreamAPI
+
+@Suite struct AuthTests {
+    @Test func signatures() async throws {
+        try await TestServer().run { api in
+            #expect(try await api.call(.get, "/v1/accelerators?limit=10&page_reverse=false").status == 200)
+            let body = #"{"accelerator": {"name": "ga1", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#
+            expectError(try await api.call(.get, "/v1/accelerators", auth: .anonymous), 401, "APIGW.0301")
+            expectError(
+                try await api.call(.get, "/v1/accelerators", auth: .signedWith(accessKey: api.credentials.accessKey, secretKey: "wrong")),
+                401, "APIGW.0301", mentioning: "signature")
+            expectError(
+                try await api.call(.get, "/v1/accelerators", auth: .signedWith(accessKey: "UNKNOWNKEY", secretKey: api.credentials.secretKey)),
+                401, "APIGW.0301")
+            expectError(try await api.call(.post, "/v1/accelerators", body, tamper: true), 401, "APIGW.0301")
+            expectError(try await api.call(.get, "/v1/accelerators", date: Date().addingTimeInterval(-3600)), 401, "APIGW.0301", mentioning: "X-Sdk-Date")
+            expectError(try await api.call(.get, "/v1/accelerators", date: Date().addingTimeInterval(3600)), 401, "APIGW.0301")
+            expectError(
+                try await api.call(.get, "/v1/accelerators", extraHeaders: [.domainID: "0123456789abcdef0123456789abcdef"]),
+                401, "APIGW.0301", mentioning: "X-Domain-Id")
+            // None of the refused writes happened.
+            #expect(try await api.call(.get, "/v1/accelerators").list("accelerators").isEmpty)
+            // The signed query string is part of the signature: changing it after signing fails.
+            #expect(try await api.call(.get, "/v1/accelerators", extraHeaders: [.domainID: api.credentials.domainID]).status == 200)
+            // The SDK's domain look-up.
+            let domains = try await api.call(.get, "/v3/auth/domains")
+            #expect((domains.json["domains"] as? [[String: Any]])?.first?["id"] as? String == api.credentials.domainID)
+            // Unauthenticated routes.
+            #expect(try await api.call(.get, "/healthz", auth: .anonymous).status == 200)
+        }
+    }
+
+    @Test func tokens() async throws {
+        try await TestServer().run { api in
+            let credentials = api.credentials
+            func tokenRequest(password: String, scope: String? = nil) -> String {
+                #"{"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "\#(credentials.userName)", "password": "\#(password)", "domain": {"name": "\#(credentials.domainName)"}}}}, "scope": {"domain": {"name": "\#(scope ?? credentials.domainName)"}}}}"#
+            }
+            let issued = try await api.call(.post, "/v3/auth/tokens", tokenRequest(password: credentials.password), auth: .anonymous)
+            #expect(issued.status == 201)
+            let token = try #require(issued.headers[.subjectToken])
+            let detail = issued.object("token")
+            #expect((detail["expires_at"] as? String)?.hasSuffix("Z") == true)
+            #expect((detail["domain"] as? [String: Any])?["id"] as? String == credentials.domainID)
+            #expect(token.contains(credentials.secretKey) == false)
+
+            let created = try await api.call(
+                .post, "/v1/accelerators",
+                #"{"accelerator": {"name": "by-token", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#,
+                auth: .token(token))
+            #expect(created.status == 201)
+            #expect(try await api.call(.get, "/v1/accelerators", auth: .token(token)).list("accelerators").count == 1)
+
+            expectError(try await api.call(.get, "/v1/accelerators", auth: .token("garbage")), 401, "APIGW.0301")
+            let tampered = String(token.dropLast()) + (token.last == "A" ? "B" : "A")
+            expectError(try await api.call(.get, "/v1/accelerators", auth: .token(tampered)), 401, "APIGW.0301")
+            expectError(try await api.call(.post, "/v3/auth/tokens", tokenRequest(password: "wrong"), auth: .anonymous), 401, "APIGW.0301")
+            expectError(try await api.call(.post, "/v3/auth/tokens", tokenRequest(password: credentials.password, scope: "other"), auth: .anonymous), 401, "APIGW.0301")
+            expectError(try await api.call(.post, "/v3/auth/tokens", #"{"auth": {}}"#, auth: .anonymous), 400, "GA.9001", mentioning: "auth.identity")
+        }
+    }
+
+    @Test func expiredTokensAreRefused() async throws {
+        try await TestServer().run { api in
+            // A token signed with the server's key but already expired.
+            var configuration = SlipstreamConfiguration()
+            configuration.dataDirectory = api.dataDirectory
+            let key = try MasterKey(bytes: try DataDirectory.masterKeyBytes(configuration: configuration, directory: URL(fileURLWithPath: api.dataDirectory)))
+            let now = Int64(Date().timeIntervalSince1970)
+            let expired = try IAMToken(domainID: api.credentials.domainID, userName: api.credentials.userName, issuedAt: now - 100, expiresAt: now - 10)
+                .encode(key: key.tokenKey)
+            expectError(try await api.call(.get, "/v1/accelerators", auth: .token(expired)), 401, "APIGW.0301", mentioning: "expires")
+            let valid = try IAMToken(domainID: api.credentials.domainID, userName: api.credentials.userName, issuedAt: now, expiresAt: now + 60)
+                .encode(key: key.tokenKey)
+            #expect(try await api.call(.get, "/v1/accelerators", auth: .token(valid)).status == 200)
+        }
+    }
+
+    @Test func secretsAreNotStoredInTheClear() async throws {
+        try await TestServer().run { api in
+            let database = try Data(contentsOf: URL(fileURLWithPath: api.dataDirectory).appendingPathComponent(DataDirectory.databaseFile))
+            let wal = (try? Data(contentsOf: URL(fileURLWithPath: api.dataDirectory).appendingPathComponent(DataDirectory.databaseFile + "-wal"))) ?? Data()
+            for secret in [api.credentials.secretKey, api.credentials.password] {
+                #expect(database.range(of: Data(secret.utf8)) == nil)
+                #expect(wal.range(of: Data(secret.utf8)) == nil)
+            }
+        }
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-import HummingbirdTesting
-@testable import SlipstreamAPI
-@Test func t() {}

@@ -1,0 +1,78 @@
+import Foundation
+import HTTPTypes
+import Testing
+
+@Suite struct ValidationTests {
+    static let validAccelerator = #"{"name": "ga", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}"#
+
+    /// Bodies that break one rule of `CreateAcceleratorOption`, and the field the error must name.
+    static let badAccelerators: [(body: String, field: String)] = [
+        (#"{"accelerator": {"enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.name"),
+        (#"{"accelerator": {"name": "", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.name"),
+        (#"{"accelerator": {"name": "has space", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.name"),
+        (#"{"accelerator": {"name": "\#(String(repeating: "a", count: 65))", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.name"),
+        (#"{"accelerator": {"name": 7, "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.name"),
+        (#"{"accelerator": {"name": "ga", "description": "<b>", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.description"),
+        (#"{"accelerator": {"name": "ga", "description": "\#(String(repeating: "d", count: 256))", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.description"),
+        (#"{"accelerator": {"name": "ga", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.enterprise_project_id"),
+        (#"{"accelerator": {"name": "ga", "enterprise_project_id": "0"}}"#, "accelerator.ip_sets"),
+        (#"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": []}}"#, "accelerator.ip_sets"),
+        (#"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV5", "area": "OUTOFCM"}]}}"#, "accelerator.ip_sets[0].ip_type"),
+        (#"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "EUROPE"}]}}"#, "accelerator.ip_sets[0].area"),
+        (#"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": {"ip_type": "IPV4"}}}"#, "accelerator.ip_sets"),
+        (#"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}], "tags": [{"key": "k<", "value": "v"}]}}"#, "accelerator.tags[0].key"),
+        (#"{"accelerator": "ga"}"#, "accelerator"),
+        (#"{}"#, "accelerator"),
+    ]
+
+    @Test(arguments: badAccelerators)
+    func invalidAcceleratorBodies(_ bad: (body: String, field: String)) async throws {
+        try await TestServer().run { api in
+            let response = try await api.call(.post, "/v1/accelerators", bad.body)
+            expectError(response, 400, "GA.9001", mentioning: bad.field)
+            // Nothing was written.
+            #expect(try await api.call(.get, "/v1/accelerators").list("accelerators").isEmpty)
+        }
+    }
+
+    @Test func tagRules() async throws {
+        try await TestServer().run { api in
+            func body(_ tags: String) -> String {
+                #"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}], "tags": \#(tags)}}"#
+            }
+            expectError(try await api.call(.post, "/v1/accelerators", body(#"[{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]"#)), 400, "GA.9107")
+            expectError(try await api.call(.post, "/v1/accelerators", body(#"[{"key": "", "value": "1"}]"#)), 400, "GA.9109")
+            #expect(try await api.call(.get, "/v1/accelerators").list("accelerators").isEmpty)
+        }
+    }
+
+    @Test func malformedAndOversizedBodies() async throws {
+        try await TestServer { $0.maxBodyBytes = 2048 }.run { api in
+            expectError(try await api.call(.post, "/v1/accelerators", #"{"accelerator": "#), 400, "GA.9001", mentioning: "malformed JSON")
+            expectError(try await api.call(.post, "/v1/accelerators", "[1, 2]"), 400, "GA.9001", mentioning: "JSON object")
+            expectError(try await api.call(.post, "/v1/accelerators", ""), 400, "GA.9001", mentioning: "body")
+            let huge = #"{"accelerator": {"name": "ga", "description": "\#(String(repeating: "x", count: 4096))"}}"#
+            expectError(try await api.call(.post, "/v1/accelerators", huge), 413, "GA.9001", mentioning: "2048")
+            let accelerator = try await api.createAccelerator()
+            expectError(try await api.call(.put, "/v1/accelerators/\(accelerator)", #"{"accelerator": {"name": true}}"#), 400, "GA.9001", mentioning: "accelerator.name")
+            #expect(try await api.call(.get, "/v1/accelerators/\(accelerator)").object("accelerator")["name"] as? String == "ga-1")
+        }
+    }
+
+    @Test func unknownPathsMethodsAndIDs() async throws {
+        try await TestServer().run { api in
+            expectError(try await api.call(.get, "/v1/nothing-here"), 404, "APIGW.0101")
+            expectError(try await api.call(.get, "/elsewhere"), 404, "APIGW.0101")
+            expectError(try await api.call(.patch, "/v1/accelerators"), 405, "APIGW.0101")
+            expectError(try await api.call(.post, "/v1/listeners/abc", "{}"), 405, "APIGW.0101")
+            expectError(try await api.call(.get, "/v1/listeners/\(String(repeating: "a", count: 37))"), 400, "GA.9001", mentioning: "listener_id")
+            expectError(try await api.call(.get, "/v1/health-checks/unknown"), 404, "GA.9002")
+            expectError(try await api.call(.put, "/v1/endpoint-groups/unknown", #"{"endpoint_group": {"name": "x"}}"#), 404, "GA.9002")
+            expectError(try await api.call(.delete, "/v1/listeners/unknown"), 404, "GA.9002")
+            expectError(try await api.call(.get, "/v1/accelerators?limit=0"), 400, "GA.9001", mentioning: "limit")
+            expectError(try await api.call(.get, "/v1/accelerators?limit=2001"), 400, "GA.9001", mentioning: "limit")
+            expectError(try await api.call(.get, "/v1/accelerators?limit=ten"), 400, "GA.9001", mentioning: "limit")
+            expectError(try await api.call(.get, "/v1/accelerators?page_reverse=maybe"), 400, "GA.9001", mentioning: "page_reverse")
+        }
+    }
+}
