@@ -9,7 +9,8 @@ import Testing
     @Test func createShowUpdateListDelete() async throws {
         try await TestServer().run { api in
             let created = try await api.call(
-                .post, "/v1/accelerators",
+                .post,
+                "/v1/accelerators",
                 #"{"accelerator": {"name": "ga-demo", "description": "demo", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}], "tags": [{"key": "env", "value": "dev"}]}}"#
             )
             #expect(created.status == 201)
@@ -75,7 +76,8 @@ import Testing
             _ = try await api.createAccelerator(name: "a")
             _ = try await api.createAccelerator(name: "b")
             let third = try await api.call(
-                .post, "/v1/accelerators",
+                .post,
+                "/v1/accelerators",
                 #"{"accelerator": {"name": "c", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#
             )
             expectError(third, 400, "GA.9103")
@@ -89,7 +91,8 @@ import Testing
             let first = try await api.createAccelerator(name: "a")
             _ = try await api.createAccelerator(name: "b")
             let third = try await api.call(
-                .post, "/v1/accelerators",
+                .post,
+                "/v1/accelerators",
                 #"{"accelerator": {"name": "c", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#
             )
             expectError(third, 500, "GA.9201")
@@ -100,7 +103,8 @@ import Testing
             #expect(try await api.call(.delete, "/v1/accelerators/\(first)").status == 204)
             try await api.waitForGone("/v1/accelerators/\(first)")
             let again = try await api.create(
-                "/v1/accelerators", "accelerator",
+                "/v1/accelerators",
+                "accelerator",
                 #"{"accelerator": {"name": "d", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#
             )
             #expect((again["ip_sets"] as? [[String: Any]])?.first?["ip_address"] as? String == "127.99.0.1")
@@ -110,7 +114,8 @@ import Testing
     @Test func ipv6WithoutAPoolIsExhausted() async throws {
         try await TestServer().run { api in
             let response = try await api.call(
-                .post, "/v1/accelerators",
+                .post,
+                "/v1/accelerators",
                 #"{"accelerator": {"name": "v6", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV6", "area": "OUTOFCM"}]}}"#
             )
             expectError(response, 500, "GA.9201")

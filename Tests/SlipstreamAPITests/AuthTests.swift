@@ -13,16 +13,29 @@ import Testing
             expectError(try await api.call(.get, "/v1/accelerators", auth: .anonymous), 401, "APIGW.0301")
             expectError(
                 try await api.call(.get, "/v1/accelerators", auth: .signedWith(accessKey: api.credentials.accessKey, secretKey: "wrong")),
-                401, "APIGW.0301", mentioning: "signature")
+                401,
+                "APIGW.0301",
+                mentioning: "signature"
+            )
             expectError(
                 try await api.call(.get, "/v1/accelerators", auth: .signedWith(accessKey: "UNKNOWNKEY", secretKey: api.credentials.secretKey)),
-                401, "APIGW.0301")
+                401,
+                "APIGW.0301"
+            )
             expectError(try await api.call(.post, "/v1/accelerators", body, tamper: true), 401, "APIGW.0301")
-            expectError(try await api.call(.get, "/v1/accelerators", date: Date().addingTimeInterval(-3600)), 401, "APIGW.0301", mentioning: "X-Sdk-Date")
+            expectError(
+                try await api.call(.get, "/v1/accelerators", date: Date().addingTimeInterval(-3600)),
+                401,
+                "APIGW.0301",
+                mentioning: "X-Sdk-Date"
+            )
             expectError(try await api.call(.get, "/v1/accelerators", date: Date().addingTimeInterval(3600)), 401, "APIGW.0301")
             expectError(
                 try await api.call(.get, "/v1/accelerators", extraHeaders: [.domainID: "0123456789abcdef0123456789abcdef"]),
-                401, "APIGW.0301", mentioning: "X-Domain-Id")
+                401,
+                "APIGW.0301",
+                mentioning: "X-Domain-Id"
+            )
             // None of the refused writes happened.
             #expect(try await api.call(.get, "/v1/accelerators").list("accelerators").isEmpty)
             // The signed query string is part of the signature: changing it after signing fails.
@@ -50,9 +63,11 @@ import Testing
             #expect(token.contains(credentials.secretKey) == false)
 
             let created = try await api.call(
-                .post, "/v1/accelerators",
+                .post,
+                "/v1/accelerators",
                 #"{"accelerator": {"name": "by-token", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#,
-                auth: .token(token))
+                auth: .token(token)
+            )
             #expect(created.status == 201)
             #expect(try await api.call(.get, "/v1/accelerators", auth: .token(token)).list("accelerators").count == 1)
 
@@ -60,7 +75,11 @@ import Testing
             let tampered = String(token.dropLast()) + (token.last == "A" ? "B" : "A")
             expectError(try await api.call(.get, "/v1/accelerators", auth: .token(tampered)), 401, "APIGW.0301")
             expectError(try await api.call(.post, "/v3/auth/tokens", tokenRequest(password: "wrong"), auth: .anonymous), 401, "APIGW.0301")
-            expectError(try await api.call(.post, "/v3/auth/tokens", tokenRequest(password: credentials.password, scope: "other"), auth: .anonymous), 401, "APIGW.0301")
+            expectError(
+                try await api.call(.post, "/v3/auth/tokens", tokenRequest(password: credentials.password, scope: "other"), auth: .anonymous),
+                401,
+                "APIGW.0301"
+            )
             expectError(try await api.call(.post, "/v3/auth/tokens", #"{"auth": {}}"#, auth: .anonymous), 400, "GA.9001", mentioning: "auth.identity")
         }
     }
@@ -70,10 +89,17 @@ import Testing
             // A token signed with the server's key but already expired.
             var configuration = SlipstreamConfiguration()
             configuration.dataDirectory = api.dataDirectory
-            let key = try MasterKey(bytes: try DataDirectory.masterKeyBytes(configuration: configuration, directory: URL(fileURLWithPath: api.dataDirectory)))
+            let key = try MasterKey(
+                bytes: try DataDirectory.masterKeyBytes(configuration: configuration, directory: URL(fileURLWithPath: api.dataDirectory))
+            )
             let now = Int64(Date().timeIntervalSince1970)
-            let expired = try IAMToken(domainID: api.credentials.domainID, userName: api.credentials.userName, issuedAt: now - 100, expiresAt: now - 10)
-                .encode(key: key.tokenKey)
+            let expired = try IAMToken(
+                domainID: api.credentials.domainID,
+                userName: api.credentials.userName,
+                issuedAt: now - 100,
+                expiresAt: now - 10
+            )
+            .encode(key: key.tokenKey)
             expectError(try await api.call(.get, "/v1/accelerators", auth: .token(expired)), 401, "APIGW.0301", mentioning: "expires")
             let valid = try IAMToken(domainID: api.credentials.domainID, userName: api.credentials.userName, issuedAt: now, expiresAt: now + 60)
                 .encode(key: key.tokenKey)
@@ -84,7 +110,8 @@ import Testing
     @Test func secretsAreNotStoredInTheClear() async throws {
         try await TestServer().run { api in
             let database = try Data(contentsOf: URL(fileURLWithPath: api.dataDirectory).appendingPathComponent(DataDirectory.databaseFile))
-            let wal = (try? Data(contentsOf: URL(fileURLWithPath: api.dataDirectory).appendingPathComponent(DataDirectory.databaseFile + "-wal"))) ?? Data()
+            let wal =
+                (try? Data(contentsOf: URL(fileURLWithPath: api.dataDirectory).appendingPathComponent(DataDirectory.databaseFile + "-wal"))) ?? Data()
             for secret in [api.credentials.secretKey, api.credentials.password] {
                 #expect(database.range(of: Data(secret.utf8)) == nil)
                 #expect(wal.range(of: Data(secret.utf8)) == nil)

@@ -7,7 +7,8 @@ import Testing
             let accelerator = try await api.createAccelerator()
             let listener = try await api.createListener(acceleratorID: accelerator)
             let group = try await api.create(
-                "/v1/endpoint-groups", "endpoint_group",
+                "/v1/endpoint-groups",
+                "endpoint_group",
                 #"{"endpoint_group": {"name": "eg", "region_id": "cn-east-3", "listeners": [{"id": "\#(listener)"}]}}"#
             )
             let groupID = try #require(group["id"] as? String)
@@ -26,11 +27,16 @@ import Testing
             let dial = try await api.call(.put, "/v1/endpoint-groups/\(remote)", #"{"endpoint_group": {"traffic_dial_percentage": 30}}"#)
             #expect(dial.object("endpoint_group")["traffic_dial_percentage"] as? Int == 30)
             #expect(dial.object("endpoint_group")["name"] as? String == "eg")
-            expectError(try await api.call(.put, "/v1/endpoint-groups/\(remote)", #"{"endpoint_group": {"traffic_dial_percentage": 101}}"#), 400, "GA.9001")
+            expectError(
+                try await api.call(.put, "/v1/endpoint-groups/\(remote)", #"{"endpoint_group": {"traffic_dial_percentage": 101}}"#),
+                400,
+                "GA.9001"
+            )
 
             // Endpoints.
             let endpoint = try await api.create(
-                "/v1/endpoint-groups/\(groupID)/endpoints", "endpoint",
+                "/v1/endpoint-groups/\(groupID)/endpoints",
+                "endpoint",
                 #"{"endpoint": {"resource_id": "backend-1", "resource_type": "CUSTOM_IP", "ip_address": "127.0.0.2"}}"#
             )
             let endpointID = try #require(endpoint["id"] as? String)
@@ -42,9 +48,15 @@ import Testing
             let sameResource = #"{"endpoint": {"resource_id": "backend-1", "resource_type": "CUSTOM_IP", "ip_address": "127.0.0.3"}}"#
             expectError(try await api.call(.post, "/v1/endpoint-groups/\(groupID)/endpoints", sameResource), 400, "GA.9104")
             let badAddress = #"{"endpoint": {"resource_id": "x", "resource_type": "CUSTOM_IP", "ip_address": "not-an-ip"}}"#
-            expectError(try await api.call(.post, "/v1/endpoint-groups/\(groupID)/endpoints", badAddress), 400, "GA.9001", mentioning: "endpoint.ip_address")
+            expectError(
+                try await api.call(.post, "/v1/endpoint-groups/\(groupID)/endpoints", badAddress),
+                400,
+                "GA.9001",
+                mentioning: "endpoint.ip_address"
+            )
             let domain = try await api.create(
-                "/v1/endpoint-groups/\(groupID)/endpoints", "endpoint",
+                "/v1/endpoint-groups/\(groupID)/endpoints",
+                "endpoint",
                 #"{"endpoint": {"resource_id": "dns", "resource_type": "CUSTOM_DOMAIN_NAME", "ip_address": "backend.example.com", "weight": 0}}"#
             )
             #expect(domain["weight"] as? Int == 0)
@@ -59,7 +71,8 @@ import Testing
             #expect((listed.json["page_info"] as? [String: Any])?["next_marker"] as? String == endpointID)
 
             // Health check: endpoints wait for a first verdict; one check per group; timeout within interval.
-            let checkBody = #"{"health_check": {"endpoint_group_id": "\#(groupID)", "protocol": "TCP", "port": 80, "interval": 5, "timeout": 3, "max_retries": 3, "enabled": true}}"#
+            let checkBody =
+                #"{"health_check": {"endpoint_group_id": "\#(groupID)", "protocol": "TCP", "port": 80, "interval": 5, "timeout": 3, "max_retries": 3, "enabled": true}}"#
             let check = try await api.create("/v1/health-checks", "health_check", checkBody)
             let checkID = try #require(check["id"] as? String)
             #expect(check["endpoint_group_id"] as? String == groupID)
@@ -67,9 +80,11 @@ import Testing
             let shown = try await api.call(.get, "/v1/endpoint-groups/\(groupID)/endpoints/\(endpointID)")
             #expect(shown.object("endpoint")["health_state"] as? String == "INITIAL")
             expectError(try await api.call(.post, "/v1/health-checks", checkBody), 400, "GA.9104")
-            let slow = #"{"health_check": {"endpoint_group_id": "\#(remote)", "protocol": "TCP", "port": 80, "interval": 5, "timeout": 6, "max_retries": 3, "enabled": true}}"#
+            let slow =
+                #"{"health_check": {"endpoint_group_id": "\#(remote)", "protocol": "TCP", "port": 80, "interval": 5, "timeout": 6, "max_retries": 3, "enabled": true}}"#
             expectError(try await api.call(.post, "/v1/health-checks", slow), 400, "GA.9001", mentioning: "timeout")
-            let missingEnabled = #"{"health_check": {"endpoint_group_id": "\#(remote)", "protocol": "TCP", "port": 80, "interval": 5, "timeout": 3, "max_retries": 3}}"#
+            let missingEnabled =
+                #"{"health_check": {"endpoint_group_id": "\#(remote)", "protocol": "TCP", "port": 80, "interval": 5, "timeout": 3, "max_retries": 3}}"#
             expectError(try await api.call(.post, "/v1/health-checks", missingEnabled), 400, "GA.9001", mentioning: "health_check.enabled")
 
             let disabled = try await api.call(.put, "/v1/health-checks/\(checkID)", #"{"health_check": {"enabled": false}}"#)

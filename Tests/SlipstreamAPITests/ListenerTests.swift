@@ -6,7 +6,8 @@ import Testing
         try await TestServer().run { api in
             let accelerator = try await api.createAccelerator()
             let listener = try await api.create(
-                "/v1/listeners", "listener",
+                "/v1/listeners",
+                "listener",
                 #"{"listener": {"name": "web", "protocol": "TCP", "accelerator_id": "\#(accelerator)", "port_ranges": [{"from_port": 80, "to_port": 81}, {"from_port": 443, "to_port": 443}]}}"#
             )
             let id = try #require(listener["id"] as? String)
@@ -40,14 +41,29 @@ import Testing
                 #"{"listener": {"name": "l", "protocol": "\#(proto)", "accelerator_id": "\#(accelerator)", "port_ranges": \#(ranges)}}"#
             }
             expectError(try await api.call(.post, "/v1/listeners", listener(#"[{"from_port": 1500, "to_port": 2500}]"#)), 400, "GA.9101")
-            expectError(try await api.call(.post, "/v1/listeners", listener(#"[{"from_port": 10, "to_port": 20}, {"from_port": 15, "to_port": 30}]"#)), 400, "GA.9101")
-            expectError(try await api.call(.post, "/v1/listeners", listener(#"[{"from_port": 20, "to_port": 22}]"#)), 400, "GA.9101", mentioning: "22")
             expectError(
-                try await api.call(.post, "/v1/listeners", listener(#"[{"from_port": 90, "to_port": 80}]"#)), 400, "GA.9001",
-                mentioning: "port_ranges[0].to_port")
+                try await api.call(.post, "/v1/listeners", listener(#"[{"from_port": 10, "to_port": 20}, {"from_port": 15, "to_port": 30}]"#)),
+                400,
+                "GA.9101"
+            )
             expectError(
-                try await api.call(.post, "/v1/listeners", listener(#"[{"from_port": 0, "to_port": 80}]"#)), 400, "GA.9001",
-                mentioning: "listener.port_ranges[0].from_port")
+                try await api.call(.post, "/v1/listeners", listener(#"[{"from_port": 20, "to_port": 22}]"#)),
+                400,
+                "GA.9101",
+                mentioning: "22"
+            )
+            expectError(
+                try await api.call(.post, "/v1/listeners", listener(#"[{"from_port": 90, "to_port": 80}]"#)),
+                400,
+                "GA.9001",
+                mentioning: "port_ranges[0].to_port"
+            )
+            expectError(
+                try await api.call(.post, "/v1/listeners", listener(#"[{"from_port": 0, "to_port": 80}]"#)),
+                400,
+                "GA.9001",
+                mentioning: "listener.port_ranges[0].from_port"
+            )
             expectError(try await api.call(.post, "/v1/listeners", listener("[]")), 400, "GA.9001", mentioning: "listener.port_ranges")
             let eleven = (1...11).map { #"{"from_port": \#(3000 + $0), "to_port": \#(3000 + $0)}"# }.joined(separator: ",")
             expectError(try await api.call(.post, "/v1/listeners", listener("[\(eleven)]")), 400, "GA.9001", mentioning: "at most 10")
@@ -55,8 +71,13 @@ import Testing
             let second = try await api.createListener(acceleratorID: accelerator, from: 3000, to: 3000)
             expectError(
                 try await api.call(.put, "/v1/listeners/\(second)", #"{"listener": {"port_ranges": [{"from_port": 1999, "to_port": 3000}]}}"#),
-                400, "GA.9101")
-            #expect(try await api.call(.put, "/v1/listeners/\(existing)", #"{"listener": {"port_ranges": [{"from_port": 1000, "to_port": 2001}]}}"#).status == 200)
+                400,
+                "GA.9101"
+            )
+            #expect(
+                try await api.call(.put, "/v1/listeners/\(existing)", #"{"listener": {"port_ranges": [{"from_port": 1000, "to_port": 2001}]}}"#)
+                    .status == 200
+            )
             #expect(try await api.call(.get, "/v1/listeners?accelerator_id=\(accelerator)").list("listeners").count == 2)
         }
     }
@@ -64,13 +85,20 @@ import Testing
     @Test func unknownAcceleratorAndQuota() async throws {
         try await TestServer { $0.quotas.listenersPerAccelerator = 1 }.run { api in
             let missing = "01a226d8-0000-7000-8000-000000000000"
-            let body = #"{"listener": {"name": "l", "protocol": "UDP", "accelerator_id": "\#(missing)", "port_ranges": [{"from_port": 53, "to_port": 53}]}}"#
+            let body =
+                #"{"listener": {"name": "l", "protocol": "UDP", "accelerator_id": "\#(missing)", "port_ranges": [{"from_port": 53, "to_port": 53}]}}"#
             expectError(try await api.call(.post, "/v1/listeners", body), 404, "GA.9002", mentioning: missing)
             let accelerator = try await api.createAccelerator()
             _ = try await api.createListener(acceleratorID: accelerator, from: 53, to: 53, protocol: "UDP")
             expectError(
-                try await api.call(.post, "/v1/listeners", body.replacingOccurrences(of: missing, with: accelerator).replacingOccurrences(of: "53", with: "54")),
-                400, "GA.9103")
+                try await api.call(
+                    .post,
+                    "/v1/listeners",
+                    body.replacingOccurrences(of: missing, with: accelerator).replacingOccurrences(of: "53", with: "54")
+                ),
+                400,
+                "GA.9103"
+            )
         }
     }
 }

@@ -17,16 +17,23 @@ import Testing
         let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8)) as? [String: Any])
         #expect((document["openapi"] as? String)?.hasPrefix("3.") == true)
         let paths = try #require(document["paths"] as? [String: [String: Any]])
-        return Set(paths.flatMap { path, item in
-            item.keys.filter { ["get", "put", "post", "delete", "patch"].contains($0) }.map { normalise($0, path) }
-        })
+        return Set(
+            paths.flatMap { path, item in
+                item.keys.filter { ["get", "put", "post", "delete", "patch"].contains($0) }.map { normalise($0, path) }
+            }
+        )
     }
 
     @Test func everyRouteIsDocumentedAndEveryDocumentedRouteIsServed() async throws {
         let database = try await SQLiteDriver.open(path: ":memory:", logger: Logger(label: "test"))
         let controlPlane = ControlPlane(database: database, configuration: SlipstreamConfiguration())
         let accounts = AccountStore(database: database, masterKey: try MasterKey(bytes: MasterKey.generate()))
-        let router = buildRouter(configuration: SlipstreamConfiguration(), controlPlane: controlPlane, accounts: accounts, logger: Logger(label: "test"))
+        let router = buildRouter(
+            configuration: SlipstreamConfiguration(),
+            controlPlane: controlPlane,
+            accounts: accounts,
+            logger: Logger(label: "test")
+        )
         let served = Set(router.routes.map { Self.normalise($0.method.rawValue, $0.path.description) })
         let documented = try Self.documentedRoutes()
         #expect(served == documented, "served only: \(served.subtracting(documented)); documented only: \(documented.subtracting(served))")

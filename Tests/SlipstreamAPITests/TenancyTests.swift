@@ -8,10 +8,12 @@ import Testing
             let listener = try await api.createListener(acceleratorID: accelerator)
             let group = try await api.createEndpointGroup(listenerID: listener)
             let endpoint = try await api.createEndpoint(groupID: group)
-            let check = try await api.create(
-                "/v1/health-checks", "health_check",
-                #"{"health_check": {"endpoint_group_id": "\#(group)", "protocol": "TCP", "port": 80, "interval": 5, "timeout": 3, "max_retries": 3, "enabled": true}}"#
-            )["id"] as! String
+            let check =
+                try await api.create(
+                    "/v1/health-checks",
+                    "health_check",
+                    #"{"health_check": {"endpoint_group_id": "\#(group)", "protocol": "TCP", "port": 80, "interval": 5, "timeout": 3, "max_retries": 3, "enabled": true}}"#
+                )["id"] as! String
 
             let other = try await api.createAccount("tenant-b")
             let b = Auth.signed(other)
@@ -33,7 +35,8 @@ import Testing
                 #expect(response.list(key).isEmpty, "\(uri) leaked \(response.text)")
             }
             expectError(try await api.call(.get, "/v1/endpoint-groups/\(group)/endpoints", auth: b), 404, "GA.9002")
-            let foreignListener = #"{"listener": {"name": "l", "protocol": "TCP", "accelerator_id": "\#(accelerator)", "port_ranges": [{"from_port": 90, "to_port": 90}]}}"#
+            let foreignListener =
+                #"{"listener": {"name": "l", "protocol": "TCP", "accelerator_id": "\#(accelerator)", "port_ranges": [{"from_port": 90, "to_port": 90}]}}"#
             expectError(try await api.call(.post, "/v1/listeners", foreignListener, auth: b), 404, "GA.9002")
             let foreignEndpoint = #"{"endpoint": {"resource_id": "x", "resource_type": "CUSTOM_IP", "ip_address": "127.0.0.9"}}"#
             expectError(try await api.call(.post, "/v1/endpoint-groups/\(group)/endpoints", foreignEndpoint, auth: b), 404, "GA.9002")
@@ -43,8 +46,11 @@ import Testing
             #expect(try await api.call(.get, "/v1/endpoint-groups/\(group)/endpoints").list("endpoints").count == 1)
             // And B's own resources work.
             let own = try await api.create(
-                "/v1/accelerators", "accelerator",
-                #"{"accelerator": {"name": "b", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, auth: b)
+                "/v1/accelerators",
+                "accelerator",
+                #"{"accelerator": {"name": "b", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#,
+                auth: b
+            )
             #expect(own["domain_id"] as? String == other.domainID)
             #expect(try await api.call(.get, "/v1/accelerators").list("accelerators").count == 1)
         }

@@ -17,7 +17,8 @@ struct TestServer {
     init(_ adjust: (inout SlipstreamConfiguration) -> Void = { _ in }) {
         var configuration = SlipstreamConfiguration()
         configuration.port = 0
-        configuration.dataDirectory = FileManager.default.temporaryDirectory
+        configuration.dataDirectory =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("slipstream-test-\(UUID().uuidString)").path
         adjust(&configuration)
         self.configuration = configuration
@@ -130,7 +131,8 @@ struct API: Sendable {
     }
 
     func createListener(acceleratorID: String, from: Int = 80, to: Int = 80, protocol proto: String = "TCP") async throws -> String {
-        let body = #"{"listener": {"name": "l-\#(from)", "protocol": "\#(proto)", "accelerator_id": "\#(acceleratorID)", "port_ranges": [{"from_port": \#(from), "to_port": \#(to)}]}}"#
+        let body =
+            #"{"listener": {"name": "l-\#(from)", "protocol": "\#(proto)", "accelerator_id": "\#(acceleratorID)", "port_ranges": [{"from_port": \#(from), "to_port": \#(to)}]}}"#
         return try await self.create("/v1/listeners", "listener", body)["id"] as! String
     }
 

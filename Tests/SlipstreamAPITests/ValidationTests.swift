@@ -9,18 +9,39 @@ import Testing
     static let badAccelerators: [(body: String, field: String)] = [
         (#"{"accelerator": {"enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.name"),
         (#"{"accelerator": {"name": "", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.name"),
-        (#"{"accelerator": {"name": "has space", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.name"),
-        (#"{"accelerator": {"name": "\#(String(repeating: "a", count: 65))", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.name"),
+        (
+            #"{"accelerator": {"name": "has space", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#,
+            "accelerator.name"
+        ),
+        (
+            #"{"accelerator": {"name": "\#(String(repeating: "a", count: 65))", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#,
+            "accelerator.name"
+        ),
         (#"{"accelerator": {"name": 7, "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.name"),
-        (#"{"accelerator": {"name": "ga", "description": "<b>", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.description"),
-        (#"{"accelerator": {"name": "ga", "description": "\#(String(repeating: "d", count: 256))", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.description"),
+        (
+            #"{"accelerator": {"name": "ga", "description": "<b>", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#,
+            "accelerator.description"
+        ),
+        (
+            #"{"accelerator": {"name": "ga", "description": "\#(String(repeating: "d", count: 256))", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#,
+            "accelerator.description"
+        ),
         (#"{"accelerator": {"name": "ga", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#, "accelerator.enterprise_project_id"),
         (#"{"accelerator": {"name": "ga", "enterprise_project_id": "0"}}"#, "accelerator.ip_sets"),
         (#"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": []}}"#, "accelerator.ip_sets"),
-        (#"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV5", "area": "OUTOFCM"}]}}"#, "accelerator.ip_sets[0].ip_type"),
-        (#"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "EUROPE"}]}}"#, "accelerator.ip_sets[0].area"),
+        (
+            #"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV5", "area": "OUTOFCM"}]}}"#,
+            "accelerator.ip_sets[0].ip_type"
+        ),
+        (
+            #"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "EUROPE"}]}}"#,
+            "accelerator.ip_sets[0].area"
+        ),
         (#"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": {"ip_type": "IPV4"}}}"#, "accelerator.ip_sets"),
-        (#"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}], "tags": [{"key": "k<", "value": "v"}]}}"#, "accelerator.tags[0].key"),
+        (
+            #"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}], "tags": [{"key": "k<", "value": "v"}]}}"#,
+            "accelerator.tags[0].key"
+        ),
         (#"{"accelerator": "ga"}"#, "accelerator"),
         (#"{}"#, "accelerator"),
     ]
@@ -40,7 +61,11 @@ import Testing
             func body(_ tags: String) -> String {
                 #"{"accelerator": {"name": "ga", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}], "tags": \#(tags)}}"#
             }
-            expectError(try await api.call(.post, "/v1/accelerators", body(#"[{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]"#)), 400, "GA.9107")
+            expectError(
+                try await api.call(.post, "/v1/accelerators", body(#"[{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]"#)),
+                400,
+                "GA.9107"
+            )
             expectError(try await api.call(.post, "/v1/accelerators", body(#"[{"key": "", "value": "1"}]"#)), 400, "GA.9109")
             #expect(try await api.call(.get, "/v1/accelerators").list("accelerators").isEmpty)
         }
@@ -54,7 +79,12 @@ import Testing
             let huge = #"{"accelerator": {"name": "ga", "description": "\#(String(repeating: "x", count: 4096))"}}"#
             expectError(try await api.call(.post, "/v1/accelerators", huge), 413, "GA.9001", mentioning: "2048")
             let accelerator = try await api.createAccelerator()
-            expectError(try await api.call(.put, "/v1/accelerators/\(accelerator)", #"{"accelerator": {"name": true}}"#), 400, "GA.9001", mentioning: "accelerator.name")
+            expectError(
+                try await api.call(.put, "/v1/accelerators/\(accelerator)", #"{"accelerator": {"name": true}}"#),
+                400,
+                "GA.9001",
+                mentioning: "accelerator.name"
+            )
             #expect(try await api.call(.get, "/v1/accelerators/\(accelerator)").object("accelerator")["name"] as? String == "ga-1")
         }
     }

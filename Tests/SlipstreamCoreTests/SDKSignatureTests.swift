@@ -9,7 +9,13 @@ import Testing
     static let secretKey = "EXAMPLESK0000000000000000000000000000000Z"
     static let signed = ["content-type", "host", "user-agent", "x-domain-id", "x-sdk-date"]
 
-    static func request(_ method: String, _ path: String, query: String?, body: String = "", userAgent: String = "huaweicloud-usdk-python/3.0; example-agent")
+    static func request(
+        _ method: String,
+        _ path: String,
+        query: String?,
+        body: String = "",
+        userAgent: String = "huaweicloud-usdk-python/3.0; example-agent"
+    )
         -> SDKSignature.Request
     {
         let headers = [
@@ -35,10 +41,12 @@ import Testing
 
                 content-type;host;user-agent;x-domain-id;x-sdk-date
                 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
-                """)
+                """
+        )
         #expect(
             SDKSignature.stringToSign(canonicalRequest: canonical, date: "20240101T000000Z")
-                == "SDK-HMAC-SHA256\n20240101T000000Z\n0245ae352f7ba07d1f4bfb6432894883061c2ff083aed520a67ea2dc8c66dec7")
+                == "SDK-HMAC-SHA256\n20240101T000000Z\n0245ae352f7ba07d1f4bfb6432894883061c2ff083aed520a67ea2dc8c66dec7"
+        )
         #expect(
             SDKSignature.authorizationHeader(for: request, signedHeaders: Self.signed, accessKey: Self.accessKey, secretKey: Self.secretKey)
                 == "SDK-HMAC-SHA256 Access=EXAMPLEAK0000000000Z, SignedHeaders=content-type;host;user-agent;x-domain-id;x-sdk-date, Signature=97ba8acbba0afa3968c160ccc0d816e3424bb08832c7acc482a2f90faa3273e1"
@@ -52,10 +60,12 @@ import Testing
         #expect(canonical.hasSuffix("f2e957b3a26b829a59d52d90288f478fb4400b66af99ef916ceb09a964d066dd"))
         #expect(
             SDKSignature.stringToSign(canonicalRequest: canonical, date: "20240101T000000Z")
-                == "SDK-HMAC-SHA256\n20240101T000000Z\n0929bce92f2f9ddf8d450fc417cd0c258ea689f079f3c85681abca54db74e0ab")
+                == "SDK-HMAC-SHA256\n20240101T000000Z\n0929bce92f2f9ddf8d450fc417cd0c258ea689f079f3c85681abca54db74e0ab"
+        )
         #expect(
             SDKSignature.authorizationHeader(for: request, signedHeaders: Self.signed, accessKey: Self.accessKey, secretKey: Self.secretKey)
-                .hasSuffix("Signature=649f21c7967d1ec3b8da15a66b46f655316ab70f519334facd780be75f7ca09e"))
+                .hasSuffix("Signature=649f21c7967d1ec3b8da15a66b46f655316ab70f519334facd780be75f7ca09e")
+        )
     }
 
     @Test func encodingCornerCase() {
@@ -64,7 +74,8 @@ import Testing
         #expect(SDKSignature.canonicalQuery(request.query) == "limit=5&name=my%20ga%2F1")
         #expect(
             SDKSignature.authorizationHeader(for: request, signedHeaders: Self.signed, accessKey: Self.accessKey, secretKey: Self.secretKey)
-                .hasSuffix("Signature=b40e9abbea50195f7538d5bacad562a570adc15da1b805b09e90d1db07643cce"))
+                .hasSuffix("Signature=b40e9abbea50195f7538d5bacad562a570adc15da1b805b09e90d1db07643cce")
+        )
     }
 
     @Test func queryIsSortedAndReencoded() {
@@ -74,7 +85,8 @@ import Testing
 
     @Test func authorizationHeaderParsing() throws {
         let header = try #require(
-            SDKSignature.Authorization(header: "SDK-HMAC-SHA256 Access=AK, SignedHeaders=host;x-sdk-date, Signature=abc"))
+            SDKSignature.Authorization(header: "SDK-HMAC-SHA256 Access=AK, SignedHeaders=host;x-sdk-date, Signature=abc")
+        )
         #expect(header.accessKey == "AK")
         #expect(header.signedHeaders == ["host", "x-sdk-date"])
         #expect(header.signature == "abc")

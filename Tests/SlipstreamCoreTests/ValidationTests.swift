@@ -27,14 +27,32 @@ import Testing
 
     @Test func fieldsAreNamedInErrors() throws {
         let schema = RequestSchemas.createHealthCheck
-        let valid = #"{"health_check": {"endpoint_group_id": "g", "protocol": "TCP", "port": 80, "interval": 5, "timeout": 3, "max_retries": 3, "enabled": true}}"#
+        let valid =
+            #"{"health_check": {"endpoint_group_id": "g", "protocol": "TCP", "port": 80, "interval": 5, "timeout": 3, "max_retries": 3, "enabled": true}}"#
         #expect(try self.error(schema, valid) == nil)
-        #expect(try self.error(schema, valid.replacingOccurrences(of: #""port": 80"#, with: #""port": "80""#))?.message == "Invalid health_check.port: must be an integer, got string")
-        #expect(try self.error(schema, valid.replacingOccurrences(of: #""port": 80"#, with: #""port": 65536"#))?.message == "Invalid health_check.port: must be between 1 and 65535")
-        #expect(try self.error(schema, valid.replacingOccurrences(of: #""enabled": true"#, with: #""enabled": 1"#))?.message.hasPrefix("Invalid health_check.enabled") == true)
+        #expect(
+            try self.error(schema, valid.replacingOccurrences(of: #""port": 80"#, with: #""port": "80""#))?.message
+                == "Invalid health_check.port: must be an integer, got string"
+        )
+        #expect(
+            try self.error(schema, valid.replacingOccurrences(of: #""port": 80"#, with: #""port": 65536"#))?.message
+                == "Invalid health_check.port: must be between 1 and 65535"
+        )
+        #expect(
+            try self.error(schema, valid.replacingOccurrences(of: #""enabled": true"#, with: #""enabled": 1"#))?.message.hasPrefix(
+                "Invalid health_check.enabled"
+            ) == true
+        )
         #expect(try self.error(schema, valid.replacingOccurrences(of: #""max_retries": 3"#, with: #""max_retries": 11"#))?.code == "GA.9001")
-        #expect(try self.error(schema, valid.replacingOccurrences(of: #""protocol": "TCP""#, with: #""protocol": "HTTP""#))?.message.contains("health_check.protocol") == true)
-        #expect(try self.error(schema, valid.replacingOccurrences(of: #""port": 80"#, with: #""port": null"#))?.message == "Invalid health_check.port: is required")
+        #expect(
+            try self.error(schema, valid.replacingOccurrences(of: #""protocol": "TCP""#, with: #""protocol": "HTTP""#))?.message.contains(
+                "health_check.protocol"
+            ) == true
+        )
+        #expect(
+            try self.error(schema, valid.replacingOccurrences(of: #""port": 80"#, with: #""port": null"#))?.message
+                == "Invalid health_check.port: is required"
+        )
     }
 
     @Test func namesAndDescriptions() {

@@ -19,7 +19,11 @@ struct AcceleratorController {
     func create(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let options = try await RequestParsing.body(
-            AcceleratorOptions.Create.self, key: "accelerator", schema: RequestSchemas.createAccelerator, request: request)
+            AcceleratorOptions.Create.self,
+            key: "accelerator",
+            schema: RequestSchemas.createAccelerator,
+            request: request
+        )
         let accelerator = try await self.controlPlane.createAccelerator(domainID: caller.domainID, options)
         return try JSONResponse.make(.created, ["accelerator": AcceleratorDetail(accelerator)], context: context)
     }
@@ -42,7 +46,11 @@ struct AcceleratorController {
         let caller = try context.requireCaller()
         let id = try RequestParsing.id("accelerator_id", context: context)
         let options = try await RequestParsing.body(
-            AcceleratorOptions.Update.self, key: "accelerator", schema: RequestSchemas.updateAccelerator, request: request)
+            AcceleratorOptions.Update.self,
+            key: "accelerator",
+            schema: RequestSchemas.updateAccelerator,
+            request: request
+        )
         let accelerator = try await self.controlPlane.updateAccelerator(domainID: caller.domainID, id: id, options)
         return try JSONResponse.make(.ok, ["accelerator": AcceleratorDetail(accelerator)], context: context)
     }

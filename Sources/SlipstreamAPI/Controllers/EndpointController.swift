@@ -20,7 +20,11 @@ struct EndpointController {
         let caller = try context.requireCaller()
         let groupID = try RequestParsing.id("endpoint_group_id", context: context)
         let options = try await RequestParsing.body(
-            EndpointOptions.Create.self, key: "endpoint", schema: RequestSchemas.createEndpoint, request: request)
+            EndpointOptions.Create.self,
+            key: "endpoint",
+            schema: RequestSchemas.createEndpoint,
+            request: request
+        )
         let endpoint = try await self.controlPlane.createEndpoint(domainID: caller.domainID, groupID: groupID, options)
         return try JSONResponse.make(.created, ["endpoint": EndpointDetail(endpoint)], context: context)
     }
@@ -46,7 +50,11 @@ struct EndpointController {
         let groupID = try RequestParsing.id("endpoint_group_id", context: context)
         let id = try RequestParsing.id("endpoint_id", context: context)
         let options = try await RequestParsing.body(
-            EndpointOptions.Update.self, key: "endpoint", schema: RequestSchemas.updateEndpoint, request: request)
+            EndpointOptions.Update.self,
+            key: "endpoint",
+            schema: RequestSchemas.updateEndpoint,
+            request: request
+        )
         let endpoint = try await self.controlPlane.updateEndpoint(domainID: caller.domainID, groupID: groupID, id: id, options)
         return try JSONResponse.make(.ok, ["endpoint": EndpointDetail(endpoint)], context: context)
     }

@@ -19,7 +19,11 @@ struct EndpointGroupController {
     func create(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let options = try await RequestParsing.body(
-            EndpointGroupOptions.Create.self, key: "endpoint_group", schema: RequestSchemas.createEndpointGroup, request: request)
+            EndpointGroupOptions.Create.self,
+            key: "endpoint_group",
+            schema: RequestSchemas.createEndpointGroup,
+            request: request
+        )
         let group = try await self.controlPlane.createEndpointGroup(domainID: caller.domainID, options)
         return try JSONResponse.make(.created, ["endpoint_group": EndpointGroupDetail(group)], context: context)
     }
@@ -42,7 +46,11 @@ struct EndpointGroupController {
         let caller = try context.requireCaller()
         let id = try RequestParsing.id("endpoint_group_id", context: context)
         let options = try await RequestParsing.body(
-            EndpointGroupOptions.Update.self, key: "endpoint_group", schema: RequestSchemas.updateEndpointGroup, request: request)
+            EndpointGroupOptions.Update.self,
+            key: "endpoint_group",
+            schema: RequestSchemas.updateEndpointGroup,
+            request: request
+        )
         let group = try await self.controlPlane.updateEndpointGroup(domainID: caller.domainID, id: id, options)
         return try JSONResponse.make(.ok, ["endpoint_group": EndpointGroupDetail(group)], context: context)
     }

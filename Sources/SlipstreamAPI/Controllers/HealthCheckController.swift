@@ -19,7 +19,11 @@ struct HealthCheckController {
     func create(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let options = try await RequestParsing.body(
-            HealthCheckOptions.Create.self, key: "health_check", schema: RequestSchemas.createHealthCheck, request: request)
+            HealthCheckOptions.Create.self,
+            key: "health_check",
+            schema: RequestSchemas.createHealthCheck,
+            request: request
+        )
         let check = try await self.controlPlane.createHealthCheck(domainID: caller.domainID, options)
         return try JSONResponse.make(.created, ["health_check": HealthCheckDetail(check)], context: context)
     }
@@ -42,7 +46,11 @@ struct HealthCheckController {
         let caller = try context.requireCaller()
         let id = try RequestParsing.id("health_check_id", context: context)
         let options = try await RequestParsing.body(
-            HealthCheckOptions.Update.self, key: "health_check", schema: RequestSchemas.updateHealthCheck, request: request)
+            HealthCheckOptions.Update.self,
+            key: "health_check",
+            schema: RequestSchemas.updateHealthCheck,
+            request: request
+        )
         let check = try await self.controlPlane.updateHealthCheck(domainID: caller.domainID, id: id, options)
         return try JSONResponse.make(.ok, ["health_check": HealthCheckDetail(check)], context: context)
     }

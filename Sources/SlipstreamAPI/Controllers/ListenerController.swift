@@ -19,7 +19,11 @@ struct ListenerController {
     func create(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let options = try await RequestParsing.body(
-            ListenerOptions.Create.self, key: "listener", schema: RequestSchemas.createListener, request: request)
+            ListenerOptions.Create.self,
+            key: "listener",
+            schema: RequestSchemas.createListener,
+            request: request
+        )
         let listener = try await self.controlPlane.createListener(domainID: caller.domainID, options)
         return try JSONResponse.make(.created, ["listener": ListenerDetail(listener)], context: context)
     }
@@ -42,7 +46,11 @@ struct ListenerController {
         let caller = try context.requireCaller()
         let id = try RequestParsing.id("listener_id", context: context)
         let options = try await RequestParsing.body(
-            ListenerOptions.Update.self, key: "listener", schema: RequestSchemas.updateListener, request: request)
+            ListenerOptions.Update.self,
+            key: "listener",
+            schema: RequestSchemas.updateListener,
+            request: request
+        )
         let listener = try await self.controlPlane.updateListener(domainID: caller.domainID, id: id, options)
         return try JSONResponse.make(.ok, ["listener": ListenerDetail(listener)], context: context)
     }

@@ -50,7 +50,8 @@ struct RequestMiddleware: RouterMiddleware {
         case let error as GAError:
             gaError = error
         case let error as HTTPError where error.status == .notFound:
-            gaError = APIRoutes.allowsOtherMethod(path: request.uri.path, than: request.method.rawValue)
+            gaError =
+                APIRoutes.allowsOtherMethod(path: request.uri.path, than: request.method.rawValue)
                 ? .methodNotAllowed(request.method.rawValue) : .noSuchAPI
         case let error as HTTPError where error.status == .contentTooLarge:
             gaError = .bodyTooLarge(limit: self.maxBodyBytes)

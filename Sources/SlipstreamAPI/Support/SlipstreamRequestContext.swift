@@ -1,6 +1,6 @@
 import Hummingbird
-import SlipstreamStore
 import SlipstreamCore
+import SlipstreamStore
 
 /// Request context of every route: the request id and, after authentication, the caller.
 public struct SlipstreamRequestContext: RequestContext {

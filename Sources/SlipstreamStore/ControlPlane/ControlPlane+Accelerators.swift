@@ -31,8 +31,15 @@ extension ControlPlane {
                 tags: tags
             )
             let accelerator = Accelerator(
-                id: id, domainID: domainID, parentID: nil, name: options.name, status: .pending,
-                revision: revision, createdAt: now, updatedAt: now, spec: spec
+                id: id,
+                domainID: domainID,
+                parentID: nil,
+                name: options.name,
+                status: .pending,
+                revision: revision,
+                createdAt: now,
+                updatedAt: now,
+                spec: spec
             )
             try await ResourceRepository.insert(accelerator, on: db)
             return accelerator

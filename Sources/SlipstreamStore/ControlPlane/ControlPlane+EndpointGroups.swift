@@ -15,8 +15,14 @@ extension ControlPlane {
                 throw GAError.alreadyExists("endpoint_group of listener \(listener.id) in region \(options.regionID)")
             }
             let group = EndpointGroup(
-                id: id, domainID: domainID, parentID: listener.id, name: options.name, status: .pending,
-                revision: revision, createdAt: now, updatedAt: now,
+                id: id,
+                domainID: domainID,
+                parentID: listener.id,
+                name: options.name,
+                status: .pending,
+                revision: revision,
+                createdAt: now,
+                updatedAt: now,
                 spec: EndpointGroupSpec(
                     description: options.description ?? "",
                     trafficDialPercentage: options.trafficDialPercentage ?? 100,

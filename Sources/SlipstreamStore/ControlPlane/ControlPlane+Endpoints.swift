@@ -17,8 +17,14 @@ extension ControlPlane {
             }
             let check = try await ResourceRepository.children(HealthCheckSpec.self, of: group.id, on: db).first
             let endpoint = Endpoint(
-                id: id, domainID: domainID, parentID: group.id, name: nil, status: .pending,
-                revision: revision, createdAt: now, updatedAt: now,
+                id: id,
+                domainID: domainID,
+                parentID: group.id,
+                name: nil,
+                status: .pending,
+                revision: revision,
+                createdAt: now,
+                updatedAt: now,
                 healthState: (check?.spec.enabled == true ? HealthState.initial : .noMonitor).rawValue,
                 spec: EndpointSpec(
                     resourceID: options.resourceID,

@@ -19,8 +19,15 @@ extension ControlPlane {
                 throw GAError.alreadyExists("health_check of endpoint_group \(group.id) (\(existing.id))")
             }
             let check = HealthCheck(
-                id: id, domainID: domainID, parentID: group.id, name: nil, status: .pending,
-                revision: revision, createdAt: now, updatedAt: now, spec: spec
+                id: id,
+                domainID: domainID,
+                parentID: group.id,
+                name: nil,
+                status: .pending,
+                revision: revision,
+                createdAt: now,
+                updatedAt: now,
+                spec: spec
             )
             try await ResourceRepository.insert(check, on: db)
             try await ResourceRepository.setHealthState(ofEndpointsIn: group.id, to: spec.enabled ? .initial : .noMonitor, on: db)

@@ -15,8 +15,14 @@ extension ControlPlane {
             }
             try await Self.checkNoOverlap(options.portRanges, acceleratorID: accelerator.id, except: nil, on: db)
             let listener = Listener(
-                id: id, domainID: domainID, parentID: accelerator.id, name: options.name, status: .pending,
-                revision: revision, createdAt: now, updatedAt: now,
+                id: id,
+                domainID: domainID,
+                parentID: accelerator.id,
+                name: options.name,
+                status: .pending,
+                revision: revision,
+                createdAt: now,
+                updatedAt: now,
                 spec: ListenerSpec(
                     description: options.description ?? "",
                     protocol: options.protocol,

@@ -70,9 +70,10 @@ public struct ControlPlane: Sendable {
     @discardableResult
     public func settle(appliedRevision: Int64) async throws -> Int {
         try await self.database.write { db in
-            let pending = try await db.raw(
-                "SELECT COUNT(*) AS n FROM resources WHERE status IN ('PENDING', 'DELETING') AND revision <= \(bind: appliedRevision)"
-            ).first()?.decode(column: "n", as: Int.self) ?? 0
+            let pending =
+                try await db.raw(
+                    "SELECT COUNT(*) AS n FROM resources WHERE status IN ('PENDING', 'DELETING') AND revision <= \(bind: appliedRevision)"
+                ).first()?.decode(column: "n", as: Int.self) ?? 0
             guard pending > 0 else { return 0 }
             try await db.raw(
                 "UPDATE resources SET status = 'ACTIVE' WHERE status = 'PENDING' AND revision <= \(bind: appliedRevision)"

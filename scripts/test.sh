@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, the Swift Testing suites, then the conformance suite that drives a real
+# `slipstream serve` with the official Huawei Cloud Python SDK (installed into .venv by scripts/conformance.sh).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+echo "== swift format lint"
+swift format lint --strict --recursive Sources Tests
+
+echo "== swift build"
+swift build --build-tests
+
+echo "== swift test"
+swift test --skip-build
+
+echo "== conformance (official SDK against slipstream serve)"
+SLIPSTREAM_BIN="$PWD/.build/debug/slipstream" bash scripts/conformance.sh
