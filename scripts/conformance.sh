@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the GA conformance suite (tests/conformance) against a slipstream binary.
 #
-#   scripts/conformance.sh [pytest args...]
+#   scripts/conformance.sh [pytest args...]      e.g.  -k pagination   or   tests/conformance/test_auth.py
 #
 # Env:
 #   SLIPSTREAM_BIN  server binary (default: .build/debug/slipstream under the repo root;
@@ -59,9 +59,16 @@ fi
 
 export SLIPSTREAM_BIN="$BIN"
 export PYTHONDONTWRITEBYTECODE=1
-cd "$REPO_ROOT"
+# Extra arguments go to pytest. If none of them names a test path, the whole suite runs.
+TARGETS=("$SUITE_DIR")
+for arg in "$@"; do
+    if [[ "$arg" != -* && -e "${arg%%::*}" ]]; then
+        TARGETS=()
+        break
+    fi
+done
 set +e
-"$VENV/bin/python" -m pytest "$SUITE_DIR" -p no:cacheprovider --timeout=300 -ra "$@"
+"$VENV/bin/python" -m pytest "${TARGETS[@]}" -p no:cacheprovider --timeout=300 -ra "$@"
 status=$?
 set -e
 if [[ $status -eq 5 ]]; then

@@ -25,7 +25,7 @@ from huaweicloudsdkcore.client import ClientBuilder
 from huaweicloudsdkcore.exceptions.exceptions import (ClientRequestException, ServerResponseException,
                                                       ServiceResponseException)
 from huaweicloudsdkcore.http.http_config import HttpConfig
-from huaweicloudsdkga.v1 import (
+from huaweicloudsdkga.v1 import (  # noqa: F401 -- many are re-exported to the test modules
     GaClient,
     CreateAcceleratorOption, CreateAcceleratorOptionIpSets, CreateAcceleratorRequest,
     CreateAcceleratorRequestBody, DeleteAcceleratorRequest, ListAcceleratorsRequest, ShowAcceleratorRequest,
@@ -144,6 +144,9 @@ def in_network(ip, net):
 # Server process
 # --------------------------------------------------------------------------------------------------------------
 
+_STARTED_LOGS = []
+
+
 class Server:
     """One `slipstream serve` process on 127.0.0.1 with its own data dir."""
 
@@ -179,6 +182,7 @@ class Server:
             self._starts += 1
             self.log_path = "%s.server-%d.log" % (self.data_dir.rstrip("/"), self._starts)
             self._log_file = open(self.log_path, "ab")
+            _STARTED_LOGS.append(self.log_path)
             env = self._env()
             cmd = [binary, "serve"]
             if self.use_env_config:
@@ -584,6 +588,13 @@ def next_marker_pager(client, kind, limit, max_pages=200, **filters):
 
 def list_all_ids(client, kind, **filters):
     return terraform_pager(client, kind, limit=2000, **filters)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if _STARTED_LOGS and exitstatus != 0:
+        terminalreporter.write_sep("-", "slipstream server logs")
+        for p in _STARTED_LOGS:
+            terminalreporter.write_line(p)
 
 
 # --------------------------------------------------------------------------------------------------------------

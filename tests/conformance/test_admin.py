@@ -2,7 +2,7 @@
 import json
 import os
 
-from conftest import CRED_KEYS, Account, ListAcceleratorsRequest, get_token, make_client, uniq
+from conftest import CRED_KEYS, ListAcceleratorsRequest, get_token, make_client, uniq
 
 
 def test_credentials_file_written_on_first_start(server, acct_a):

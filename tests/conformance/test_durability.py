@@ -1,9 +1,8 @@
 """Durability: every 2xx write survives `kill -9` and a restart on the same data dir."""
-import os
 
 from conftest import (Account, Server, create_accelerator, create_endpoint, create_endpoint_group,
                       create_health_check, create_listener, delete, expect_error, make_client, show, wait_active,
-                      wait_for, wait_gone)
+                      wait_gone)
 from conftest import ListAcceleratorsRequest, UpdateAcceleratorOption, UpdateAcceleratorRequest, \
     UpdateAcceleratorRequestBody
 

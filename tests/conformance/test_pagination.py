@@ -4,7 +4,7 @@ import uuid
 import pytest
 
 from conftest import (ListAcceleratorsRequest, create_accelerator, create_endpoint, create_endpoint_group,
-                      create_health_check, create_listener, expect_error, list_page, make_stack, next_marker_pager,
+                      create_health_check, create_listener, expect_error, list_page, next_marker_pager,
                       terraform_pager)
 
 N = 7

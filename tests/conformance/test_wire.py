@@ -3,7 +3,6 @@ import json
 import re
 import uuid
 
-import pytest
 import requests
 
 from conftest import OUTOFCM_REGION, fresh_endpoint_ip, free_port, wait_for
@@ -176,3 +175,22 @@ def test_update_with_empty_object_changes_nothing(acct_a):
     r = acct_a.raw("PUT", "/v1/accelerators/" + acc["id"], json={"accelerator": {}})
     got = _ok(r, 200)["accelerator"]
     assert got["name"] == "raw-empty-upd" and got["description"] == "keep"
+
+
+def test_non_integer_query_values_are_ga9001(acct_a):
+    _err(acct_a.raw("GET", "/v1/accelerators", params={"limit": "abc"}), 400, "GA.9001")
+    _err(acct_a.raw("GET", "/v1/listeners", params={"limit": "1.5"}), 400, "GA.9001")
+
+
+def test_oversized_default_body_rejected(server, acct_a):
+    """Default SLIPSTREAM_MAX_BODY_BYTES is 1 MiB: a 1.5 MiB body is refused with a 4xx (never 2xx/5xx)."""
+    big = json.dumps({"accelerator": {"name": "big", "enterprise_project_id": "0",
+                                      "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}],
+                                      "padding": "p" * (1536 * 1024)}}).encode()
+    try:
+        r = acct_a.raw("POST", "/v1/accelerators", data=big)
+        assert r.status_code in (400, 413), (r.status_code, r.text[:300])
+        assert r.headers.get("X-Request-Id")
+    except requests.ConnectionError:
+        pass
+    assert requests.get(server.endpoint + "/healthz", timeout=10).status_code == 200
