@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
@@ -38,10 +41,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SlipstreamDataPlane",
+            dependencies: [
+                "SlipstreamCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SlipstreamAPI",
             dependencies: [
                 "SlipstreamCore",
                 "SlipstreamStore",
+                "SlipstreamDataPlane",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -60,6 +76,11 @@ let package = Package(
         .testTarget(
             name: "SlipstreamCoreTests",
             dependencies: ["SlipstreamCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SlipstreamDataPlaneTests",
+            dependencies: ["SlipstreamDataPlane"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

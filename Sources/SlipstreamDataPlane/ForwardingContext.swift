@@ -1,0 +1,12 @@
+import Logging
+import NIOCore
+
+/// What the handlers of one listener socket share.
+struct ForwardingContext: Sendable {
+    let router: ListenerRouter
+    let listenerStats: FlowStats
+    let metrics: MetricsRegistry
+    let flows: FlowTracker
+    let connectTimeout: TimeAmount
+    let logger: Logger
+}

@@ -1,0 +1,126 @@
+import NIOConcurrencyHelpers
+import SlipstreamCore
+
+/// Everything `/metrics` shows, in the Prometheus text format.
+public final class MetricsRegistry: Sendable {
+    private struct State {
+        var listeners: [String: FlowStats] = [:]
+        var endpoints: [String: (stats: FlowStats, listenerID: String)] = [:]
+        var health: [String: HealthState] = [:]
+        var applyErrors: [String: String] = [:]
+        var appliedRevision: Int64 = 0
+        var httpRequests: [String: Int] = [:]
+        var httpDurationBuckets: [Int] = Array(repeating: 0, count: MetricsRegistry.durationBuckets.count)
+        var httpDurationSum = 0.0
+        var httpDurationCount = 0
+    }
+
+    static let durationBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+    private let state = NIOLockedValueBox(State())
+
+    public init() {}
+
+    /// The counters of a listener, created on first use and kept across configuration changes.
+    public func listener(_ id: String) -> FlowStats {
+        self.state.withLockedValue { state in
+            if let stats = state.listeners[id] { return stats }
+            let stats = FlowStats()
+            state.listeners[id] = stats
+            return stats
+        }
+    }
+
+    public func endpoint(_ id: String, listenerID: String) -> FlowStats {
+        self.state.withLockedValue { state in
+            if let entry = state.endpoints[id] { return entry.stats }
+            let stats = FlowStats()
+            state.endpoints[id] = (stats, listenerID)
+            return stats
+        }
+    }
+
+    /// Forgets resources that left the configuration.
+    public func retain(listeners: Set<String>, endpoints: Set<String>) {
+        self.state.withLockedValue { state in
+            state.listeners = state.listeners.filter { listeners.contains($0.key) }
+            state.endpoints = state.endpoints.filter { endpoints.contains($0.key) }
+            state.health = state.health.filter { endpoints.contains($0.key) }
+        }
+    }
+
+    public func setHealth(_ health: [String: HealthState]) {
+        self.state.withLockedValue { $0.health = health }
+    }
+
+    public func setApplied(revision: Int64, errors: [PoPReport.ApplyError]) {
+        self.state.withLockedValue { state in
+            state.appliedRevision = revision
+            state.applyErrors = Dictionary(errors.map { ("\($0.kind.rawValue)/\($0.id)", $0.message) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    public func recordHTTP(method: String, status: Int, seconds: Double) {
+        self.state.withLockedValue { state in
+            state.httpRequests["method=\"\(method)\",status=\"\(status)\"", default: 0] += 1
+            for (index, bound) in Self.durationBuckets.enumerated() where seconds <= bound {
+                state.httpDurationBuckets[index] += 1
+            }
+            state.httpDurationSum += seconds
+            state.httpDurationCount += 1
+        }
+    }
+
+    /// The Prometheus text exposition.
+    public func render() -> String {
+        let state = self.state.withLockedValue { $0 }
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        let counters: [(String, String, String, (FlowStats) -> Int)] = [
+            ("active_connections", "gauge", "Flows (TCP connections, UDP sessions) open now.", { $0.active.load(ordering: .relaxed) }),
+            ("connections_total", "counter", "Flows opened.", { $0.total.load(ordering: .relaxed) }),
+            ("bytes_in_total", "counter", "Bytes from clients to endpoints.", { $0.bytesIn.load(ordering: .relaxed) }),
+            ("bytes_out_total", "counter", "Bytes from endpoints to clients.", { $0.bytesOut.load(ordering: .relaxed) }),
+            ("connect_failures_total", "counter", "Backend connects that failed.", { $0.connectFailures.load(ordering: .relaxed) }),
+            ("refused_total", "counter", "Flows refused before reaching an endpoint.", { $0.refused.load(ordering: .relaxed) }),
+        ]
+        for (suffix, type, help, value) in counters {
+            family("slipstream_listener_\(suffix)", type, help)
+            for (id, stats) in state.listeners.sorted(by: { $0.key < $1.key }) {
+                out += "slipstream_listener_\(suffix){listener_id=\"\(id)\"} \(value(stats))\n"
+            }
+            family("slipstream_endpoint_\(suffix)", type, help)
+            for (id, entry) in state.endpoints.sorted(by: { $0.key < $1.key }) {
+                out += "slipstream_endpoint_\(suffix){endpoint_id=\"\(id)\",listener_id=\"\(entry.listenerID)\"} \(value(entry.stats))\n"
+            }
+        }
+        family("slipstream_endpoint_health", "gauge", "1 for the endpoint's current health state.")
+        for (id, health) in state.health.sorted(by: { $0.key < $1.key }) {
+            out += "slipstream_endpoint_health{endpoint_id=\"\(id)\",state=\"\(health.rawValue)\"} 1\n"
+        }
+        family("slipstream_applied_revision", "gauge", "Configuration revision the embedded PoP serves.")
+        out += "slipstream_applied_revision \(state.appliedRevision)\n"
+        family("slipstream_apply_errors", "gauge", "Resources that failed to apply, with the reason.")
+        for (key, message) in state.applyErrors.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: "/", maxSplits: 1)
+            out += "slipstream_apply_errors{kind=\"\(parts[0])\",id=\"\(parts[1])\",reason=\"\(Self.escape(message))\"} 1\n"
+        }
+        family("slipstream_http_requests_total", "counter", "API requests by method and status.")
+        for (labels, count) in state.httpRequests.sorted(by: { $0.key < $1.key }) {
+            out += "slipstream_http_requests_total{\(labels)} \(count)\n"
+        }
+        family("slipstream_http_request_duration_seconds", "histogram", "API request latency.")
+        for (index, bound) in Self.durationBuckets.enumerated() {
+            out += "slipstream_http_request_duration_seconds_bucket{le=\"\(bound)\"} \(state.httpDurationBuckets[index])\n"
+        }
+        out += "slipstream_http_request_duration_seconds_bucket{le=\"+Inf\"} \(state.httpDurationCount)\n"
+        out += "slipstream_http_request_duration_seconds_sum \(state.httpDurationSum)\n"
+        out += "slipstream_http_request_duration_seconds_count \(state.httpDurationCount)\n"
+        return out
+    }
+
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: " ")
+    }
+}

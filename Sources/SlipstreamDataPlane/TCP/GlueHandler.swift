@@ -1,0 +1,115 @@
+import Atomics
+import NIOCore
+
+/// One half of a pair of handlers that splice two channels together: bytes read on one side are written to the
+/// other. Reading pauses while the partner cannot take more (backpressure), end-of-input becomes a half-close of
+/// the partner's output, and an error or close on one side closes the other.
+final class GlueHandler {
+    private var partner: GlueHandler?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+    /// Counts the bytes this side reads.
+    private let bytesRead: [ManagedAtomic<Int>]
+
+    private init(bytesRead: [ManagedAtomic<Int>]) {
+        self.bytesRead = bytesRead
+    }
+
+    /// A matched pair: the first goes on the client channel, the second on the endpoint channel.
+    static func matchedPair(clientBytes: [ManagedAtomic<Int>], endpointBytes: [ManagedAtomic<Int>]) -> (GlueHandler, GlueHandler) {
+        let client = GlueHandler(bytesRead: clientBytes)
+        let endpoint = GlueHandler(bytesRead: endpointBytes)
+        client.partner = endpoint
+        endpoint.partner = client
+        return (client, endpoint)
+    }
+}
+
+extension GlueHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        self.partner = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = self.unwrapInboundIn(data)
+        for counter in self.bytesRead { counter.wrappingIncrement(by: buffer.readableBytes, ordering: .relaxed) }
+        self.partner?.partnerWrite(buffer)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.partner?.partnerFlush()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.partner?.partnerClose()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            self.partner?.partnerWriteEOF()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.partner?.partnerClose()
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            self.partner?.partnerBecameWritable()
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let partner = self.partner, partner.partnerWritable {
+            context.read()
+        } else {
+            self.pendingRead = true
+        }
+    }
+}
+
+extension GlueHandler {
+    private func partnerWrite(_ buffer: ByteBuffer) {
+        self.context?.write(self.wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func partnerFlush() {
+        self.context?.flush()
+    }
+
+    private func partnerWriteEOF() {
+        guard let context = self.context else { return }
+        let channel = context.channel
+        context.close(mode: .output).whenFailure { _ in
+            // A channel that cannot half-close is closed fully.
+            channel.close(promise: nil)
+        }
+    }
+
+    private func partnerClose() {
+        self.context?.close(promise: nil)
+    }
+
+    private func partnerBecameWritable() {
+        if self.pendingRead {
+            self.pendingRead = false
+            self.context?.read()
+        }
+    }
+
+    private var partnerWritable: Bool {
+        self.context?.channel.isWritable ?? false
+    }
+}

@@ -1,0 +1,113 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// First handler of every accepted client connection: picks endpoints, dials them in turn (each with a connect
+/// timeout) and, once one answers, splices the two connections with a ``GlueHandler`` pair and steps aside.
+/// The client connection is accepted with `autoRead` off, so nothing is read before an endpoint is there.
+final class TCPConnectHandler {
+    enum State {
+        case idle
+        case connecting
+        case connected
+        case closed
+    }
+
+    private var state = State.idle
+    private let context: ForwardingContext
+    private let port: Int
+
+    init(context: ForwardingContext, port: Int) {
+        self.context = context
+        self.port = port
+    }
+}
+
+extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    func channelActive(context: ChannelHandlerContext) {
+        let client = context.channel.remoteAddress?.ipAddress ?? ""
+        let targets = self.context.router.choose(clientAddress: client)
+        self.context.listenerStats.opened()
+        context.channel.closeFuture.whenComplete { [stats = self.context.listenerStats] _ in stats.closed() }
+        guard !targets.isEmpty else {
+            self.context.listenerStats.refused.wrappingIncrement(ordering: .relaxed)
+            self.state = .closed
+            context.close(promise: nil)
+            return
+        }
+        self.state = .connecting
+        self.connect(targets, attempt: 0, context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.state = .closed
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.state = .closed
+        context.close(promise: nil)
+    }
+
+    private func connect(_ targets: [EndpointTarget], attempt: Int, context: ChannelHandlerContext) {
+        let target = targets[attempt]
+        let endpointStats = self.context.metrics.endpoint(target.endpointID, listenerID: self.context.router.listenerID)
+        ClientBootstrap(group: context.eventLoop)
+            .connectTimeout(self.context.connectTimeout)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.autoRead, value: false)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .connect(host: target.address, port: self.port)
+            .hop(to: context.eventLoop)
+            .assumeIsolated()
+            .whenComplete { result in
+                switch (result, self.state) {
+                case (.success(let endpoint), .connecting):
+                    self.glue(client: context, endpoint: endpoint, target: target, stats: endpointStats)
+                case (.success(let endpoint), _):
+                    endpoint.close(promise: nil)
+                case (.failure(let error), .connecting):
+                    endpointStats.connectFailures.wrappingIncrement(ordering: .relaxed)
+                    self.context.logger.debug(
+                        "endpoint connect failed",
+                        metadata: ["endpoint_id": "\(target.endpointID)", "error": "\(error)"]
+                    )
+                    if attempt + 1 < targets.count {
+                        self.connect(targets, attempt: attempt + 1, context: context)
+                    } else {
+                        self.context.listenerStats.refused.wrappingIncrement(ordering: .relaxed)
+                        self.state = .closed
+                        context.close(promise: nil)
+                    }
+                case (.failure, _):
+                    break
+                }
+            }
+    }
+
+    private func glue(client context: ChannelHandlerContext, endpoint: any Channel, target: EndpointTarget, stats: FlowStats) {
+        self.state = .connected
+        let listener = self.context.listenerStats
+        stats.opened()
+        endpoint.closeFuture.whenComplete { _ in stats.closed() }
+        let (clientSide, endpointSide) = GlueHandler.matchedPair(
+            clientBytes: [listener.bytesIn, stats.bytesIn],
+            endpointBytes: [listener.bytesOut, stats.bytesOut]
+        )
+        do {
+            try endpoint.pipeline.syncOperations.addHandler(endpointSide)
+            try context.pipeline.syncOperations.addHandler(clientSide)
+            self.context.flows.track(context.channel, endpointID: target.endpointID)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            let client = context.channel
+            client.setOption(.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
+            endpoint.setOption(.autoRead, value: true).whenFailure { _ in endpoint.close(promise: nil) }
+        } catch {
+            endpoint.close(promise: nil)
+            context.close(promise: nil)
+        }
+    }
+}
