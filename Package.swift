@@ -87,6 +87,7 @@ let package = Package(
             name: "SlipstreamAPITests",
             dependencies: [
                 "SlipstreamAPI",
+                "SlipstreamDataPlane",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -15,7 +15,7 @@ The document covers only what Slipstream serves:
     endpoint or health_check, plus list_regions (GET /v1/regions);
   * the two IAM (Keystone) calls the SDK / clients need: POST /v3/auth/tokens and
     GET /v3/auth/domains;
-  * GET /healthz and GET /openapi.json.
+  * GET /healthz, GET /metrics and GET /openapi.json.
 
 Component schemas are derived from models.json for every model reachable from the served
 operations' request/response bodies (through object:/array<object:...> field types and
@@ -684,6 +684,20 @@ def iam_and_service_paths():
                     "description": "The server is up.",
                     "headers": {"X-Request-Id": REQUEST_ID_HEADER},
                     "content": {"text/plain": {"schema": {"type": "string", "enum": ["ok"]}, "example": "ok"}},
+                },
+            },
+        },
+        ("/metrics", "get"): {
+            "operationId": "metrics",
+            "summary": "Prometheus metrics",
+            "description": "Data-plane and API metrics in the Prometheus text format (version 0.0.4). No authentication.",
+            "tags": ["Service"],
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "The metrics.",
+                    "headers": {"X-Request-Id": REQUEST_ID_HEADER},
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
                 },
             },
         },

@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import SlipstreamCore
+import SlipstreamDataPlane
 import SlipstreamStore
 
 /// Builds the whole server (API, store, reconciler) from a configuration. `slipstream serve` and the tests both
@@ -15,15 +17,26 @@ public func buildApplication(
     if let first = state.firstAccount { try onFirstAccount(first) }
     let signal = ReconcilerSignal()
     let controlPlane = ControlPlane(database: state.database, configuration: configuration) { _ in signal.wake() }
-    let router = buildRouter(configuration: configuration, controlPlane: controlPlane, accounts: state.accounts, logger: logger)
+    let metrics = MetricsRegistry()
+    let router = buildRouter(configuration: configuration, controlPlane: controlPlane, accounts: state.accounts, metrics: metrics, logger: logger)
+    // Services stop in reverse order: the reconciler first, then the PoP drains, and the database closes last.
+    var services: [any Service] = [DatabaseService(database: state.database)]
+    var pop: EmbeddedPoP?
+    if configuration.dataPlaneEnabled {
+        var popConfiguration = PoPConfiguration(regionID: configuration.effectivePopRegion)
+        popConfiguration.connectTimeout = .milliseconds(Int64(configuration.connectTimeoutMilliseconds))
+        popConfiguration.drainTimeout = .seconds(Int64(configuration.drainTimeoutSeconds))
+        popConfiguration.udpIdleTimeout = .seconds(Int64(configuration.udpIdleTimeoutSeconds))
+        popConfiguration.udpMaxSessions = configuration.udpMaxSessions
+        let embedded = EmbeddedPoP(configuration: popConfiguration, metrics: metrics, logger: logger) { signal.wake() }
+        services.append(PoPService(pop: embedded))
+        pop = embedded
+    }
+    services.append(Reconciler(controlPlane: controlPlane, signal: signal, pop: pop, logger: logger))
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "slipstream"),
-        services: [
-            // Listed first so it stops last: the database outlives everything that writes to it.
-            DatabaseService(database: state.database),
-            Reconciler(controlPlane: controlPlane, signal: signal, logger: logger),
-        ],
+        services: services,
         logger: logger
     )
 }
@@ -32,13 +45,21 @@ func buildRouter(
     configuration: SlipstreamConfiguration,
     controlPlane: ControlPlane,
     accounts: AccountStore,
+    metrics: MetricsRegistry,
     logger: Logger
 ) -> Router<SlipstreamRequestContext> {
     let router = Router(context: SlipstreamRequestContext.self)
     let tokenKey = SymmetricKeyBox(key: accounts.masterKey.tokenKey)
-    router.add(middleware: RequestMiddleware(maxBodyBytes: configuration.maxBodyBytes, logger: logger))
+    router.add(middleware: RequestMiddleware(maxBodyBytes: configuration.maxBodyBytes, metrics: metrics, logger: logger))
     router.add(middleware: AuthMiddleware(accounts: accounts, tokenKey: tokenKey, clockSkewSeconds: configuration.clockSkewSeconds))
     router.get("healthz") { _, _ in "ok" }
+    router.get("metrics") { _, _ in
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4"],
+            body: .init(byteBuffer: ByteBuffer(string: metrics.render()))
+        )
+    }
     router.get("openapi.json") { _, _ in
         Response(
             status: .ok,

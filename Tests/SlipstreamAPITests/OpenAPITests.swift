@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SlipstreamCore
+import SlipstreamDataPlane
 import SlipstreamStore
 import Testing
 
@@ -32,12 +33,13 @@ import Testing
             configuration: SlipstreamConfiguration(),
             controlPlane: controlPlane,
             accounts: accounts,
+            metrics: MetricsRegistry(),
             logger: Logger(label: "test")
         )
         let served = Set(router.routes.map { Self.normalise($0.method.rawValue, $0.path.description) })
         let documented = try Self.documentedRoutes()
         #expect(served == documented, "served only: \(served.subtracting(documented)); documented only: \(documented.subtracting(served))")
-        #expect(documented.count == 30)
+        #expect(documented.count == 31)
         try await database.close()
     }
 

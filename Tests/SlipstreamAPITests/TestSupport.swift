@@ -17,6 +17,8 @@ struct TestServer {
     init(_ adjust: (inout SlipstreamConfiguration) -> Void = { _ in }) {
         var configuration = SlipstreamConfiguration()
         configuration.port = 0
+        // API tests don't bind listener ports; the data-plane tests switch it on.
+        configuration.dataPlaneEnabled = false
         configuration.dataDirectory =
             FileManager.default.temporaryDirectory
             .appendingPathComponent("slipstream-test-\(UUID().uuidString)").path

@@ -2074,6 +2074,34 @@ enum OpenAPIDocument {
                 ]
               }
             },
+            "/metrics": {
+              "get": {
+                "description": "Data-plane and API metrics in the Prometheus text format (version 0.0.4). No authentication.",
+                "operationId": "metrics",
+                "responses": {
+                  "200": {
+                    "content": {
+                      "text/plain": {
+                        "schema": {
+                          "type": "string"
+                        }
+                      }
+                    },
+                    "description": "The metrics.",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  }
+                },
+                "security": [],
+                "summary": "Prometheus metrics",
+                "tags": [
+                  "Service"
+                ]
+              }
+            },
             "/openapi.json": {
               "get": {
                 "description": "Returns the OpenAPI 3.0.3 description of the API this server serves. No authentication.",

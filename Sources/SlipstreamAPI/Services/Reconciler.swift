@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import SlipstreamCore
 import SlipstreamStore
 
 /// Wakes the reconciler; coalesces wake-ups that arrive while it is busy.
@@ -16,24 +17,27 @@ public final class ReconcilerSignal: Sendable {
     }
 }
 
-/// Moves resources from `PENDING` to `ACTIVE` and removes `DELETING` ones once their revision is applied.
+/// Drives the PoP towards the stored configuration and records what it reports.
 ///
-/// Until the data plane reports applied revisions, a committed revision counts as applied. It wakes on every
-/// commit of this process and at least once a second, so writes by other processes on the same database settle
-/// too.
+/// On every commit of this process, every health change the PoP sees, and at least once a second (so writes by
+/// other processes and failed binds are retried): when the configuration revision moved, or the last apply
+/// failed somewhere, it hands the PoP a fresh snapshot; then it settles the PoP's report into the store, which
+/// moves resources to `ACTIVE` or `ERROR`, removes deleted ones and records endpoint health. Without a PoP a
+/// committed revision counts as applied.
 public struct Reconciler: Service {
     let controlPlane: ControlPlane
     let signal: ReconcilerSignal
+    let pop: (any PoP)?
     let logger: Logger
 
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 var iterator = self.signal.stream.makeAsyncIterator()
+                var settled: PoPReport?
                 repeat {
                     do {
-                        let applied = try await self.controlPlane.currentRevision()
-                        try await self.controlPlane.settle(appliedRevision: applied)
+                        settled = try await self.reconcile(after: settled)
                     } catch is CancellationError {
                         return
                     } catch {
@@ -49,5 +53,24 @@ public struct Reconciler: Service {
             try? await gracefulShutdown()
             group.cancelAll()
         }
+    }
+
+    /// One round; returns the report it settled.
+    func reconcile(after previous: PoPReport?) async throws -> PoPReport {
+        let revision = try await self.controlPlane.currentRevision()
+        let report: PoPReport
+        if let pop {
+            if previous == nil || previous!.appliedRevision != revision || !previous!.errors.isEmpty {
+                report = await pop.apply(try await self.controlPlane.snapshot())
+            } else {
+                report = await pop.report()
+            }
+        } else {
+            report = PoPReport(popID: "none", regionID: "", appliedRevision: revision, errors: [], health: [])
+        }
+        if report != previous {
+            try await self.controlPlane.settle(report)
+        }
+        return report
     }
 }

@@ -38,6 +38,8 @@ public struct Quotas: Sendable, Equatable {
 /// - `SLIPSTREAM_MAX_BODY_BYTES` (1048576), `SLIPSTREAM_CLOCK_SKEW_SECONDS` (900),
 ///   `SLIPSTREAM_TOKEN_TTL_SECONDS` (86400), `SLIPSTREAM_LOG_LEVEL` (info)
 /// - `SLIPSTREAM_MASTER_KEY`: base64 of 32 bytes; replaces the key file `master.key` in the data directory
+/// - `SLIPSTREAM_DATA_PLANE` (`on`), `SLIPSTREAM_POP_REGION` (the first region), `SLIPSTREAM_CONNECT_TIMEOUT_MS` (2000),
+///   `SLIPSTREAM_DRAIN_TIMEOUT_SECONDS` (30), `SLIPSTREAM_UDP_IDLE_TIMEOUT_SECONDS` (60), `SLIPSTREAM_UDP_MAX_SESSIONS` (10000)
 public struct SlipstreamConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
@@ -62,6 +64,17 @@ public struct SlipstreamConfiguration: Sendable {
     public var logLevel = "info"
     /// Base64 master key; when nil the key lives in `master.key` in the data directory.
     public var masterKey: String?
+    /// Run the embedded PoP (the data plane). Without it a committed write counts as applied.
+    public var dataPlaneEnabled = true
+    /// Region of the embedded PoP; nil means the first configured region.
+    public var popRegion: String?
+    public var connectTimeoutMilliseconds = 2000
+    public var drainTimeoutSeconds = 30
+    public var udpIdleTimeoutSeconds = 60
+    public var udpMaxSessions = 10_000
+
+    /// The region the embedded PoP serves.
+    public var effectivePopRegion: String { self.popRegion ?? self.regions.first?.regionID ?? "local" }
 
     public init() {}
 
@@ -114,6 +127,20 @@ public struct SlipstreamConfiguration: Sendable {
         if let n = try integer("SLIPSTREAM_TOKEN_TTL_SECONDS", 60...(7 * 86_400)) { self.tokenLifetimeSeconds = n }
         if let level = value("SLIPSTREAM_LOG_LEVEL") { self.logLevel = level }
         self.masterKey = value("SLIPSTREAM_MASTER_KEY")
+        if let raw = value("SLIPSTREAM_DATA_PLANE") {
+            guard ["on", "off"].contains(raw) else { throw ConfigurationError("SLIPSTREAM_DATA_PLANE must be on or off, got \(raw)") }
+            self.dataPlaneEnabled = raw == "on"
+        }
+        if let region = value("SLIPSTREAM_POP_REGION") {
+            guard self.regions.contains(where: { $0.regionID == region }) else {
+                throw ConfigurationError("SLIPSTREAM_POP_REGION \(region) is not one of the configured regions")
+            }
+            self.popRegion = region
+        }
+        if let n = try integer("SLIPSTREAM_CONNECT_TIMEOUT_MS", 10...60_000) { self.connectTimeoutMilliseconds = n }
+        if let n = try integer("SLIPSTREAM_DRAIN_TIMEOUT_SECONDS", 0...3600) { self.drainTimeoutSeconds = n }
+        if let n = try integer("SLIPSTREAM_UDP_IDLE_TIMEOUT_SECONDS", 1...3600) { self.udpIdleTimeoutSeconds = n }
+        if let n = try integer("SLIPSTREAM_UDP_MAX_SESSIONS", 1...1_000_000) { self.udpMaxSessions = n }
     }
 }
 

@@ -64,28 +64,4 @@ public struct ControlPlane: Sendable {
     public func currentRevision() async throws -> Int64 {
         try await self.read { db in try await ResourceRepository.currentRevision(on: db) }
     }
-
-    /// Moves every resource whose last write is at or below `appliedRevision` to its settled state: `PENDING`
-    /// becomes `ACTIVE`, `DELETING` rows are removed (with an accelerator's addresses). Returns how many changed.
-    @discardableResult
-    public func settle(appliedRevision: Int64) async throws -> Int {
-        try await self.database.write { db in
-            let pending =
-                try await db.raw(
-                    "SELECT COUNT(*) AS n FROM resources WHERE status IN ('PENDING', 'DELETING') AND revision <= \(bind: appliedRevision)"
-                ).first()?.decode(column: "n", as: Int.self) ?? 0
-            guard pending > 0 else { return 0 }
-            try await db.raw(
-                "UPDATE resources SET status = 'ACTIVE' WHERE status = 'PENDING' AND revision <= \(bind: appliedRevision)"
-            ).run()
-            try await db.raw(
-                """
-                DELETE FROM addresses WHERE accelerator_id IN (SELECT id FROM resources
-                    WHERE kind = 'accelerator' AND status = 'DELETING' AND revision <= \(bind: appliedRevision))
-                """
-            ).run()
-            try await db.raw("DELETE FROM resources WHERE status = 'DELETING' AND revision <= \(bind: appliedRevision)").run()
-            return pending
-        }
-    }
 }

@@ -70,6 +70,13 @@ enum ResourceRepository {
         ).all().map(self.decode)
     }
 
+    /// Every resource of a kind, of all accounts, that is not being deleted, in id order.
+    static func live<S: ResourceSpec>(_: S.Type, on db: any SQLDatabase) async throws -> [Resource<S>] {
+        try await db.raw(
+            "SELECT * FROM resources WHERE kind = \(bind: S.kind.rawValue) AND status <> 'DELETING' ORDER BY id"
+        ).all().map(self.decode)
+    }
+
     static func count(_ kind: ResourceKind, domainID: String, parentID: String? = nil, on db: any SQLDatabase) async throws -> Int {
         var sql: SQLQueryString = "SELECT COUNT(*) AS n FROM resources WHERE kind = \(bind: kind.rawValue) AND domain_id = \(bind: domainID)"
         if let parentID { sql += " AND parent_id = \(bind: parentID)" }
