@@ -7,6 +7,9 @@ struct DatabaseService: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
-        try await self.database.close()
+        // Close even when the group is cancelled rather than shut down gracefully: an unstructured task does not
+        // inherit the cancellation.
+        let database = self.database
+        try await Task { try await database.close() }.value
     }
 }

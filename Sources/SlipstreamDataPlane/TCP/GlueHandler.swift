@@ -92,14 +92,24 @@ extension GlueHandler {
     private func partnerWriteEOF() {
         guard let context = self.context else { return }
         let channel = context.channel
-        context.close(mode: .output).whenFailure { _ in
-            // A channel that cannot half-close is closed fully.
-            channel.close(promise: nil)
+        // Half-close once everything written so far has gone out; a channel that cannot half-close is closed.
+        self.afterPendingWrites(context) {
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
         }
     }
 
     private func partnerClose() {
-        self.context?.close(promise: nil)
+        guard let context = self.context else { return }
+        let channel = context.channel
+        // Close once everything written so far has gone out, so the last bytes of the other side arrive.
+        self.afterPendingWrites(context) { channel.close(promise: nil) }
+    }
+
+    /// Runs `body` when the writes queued before it have completed (writes complete in order).
+    private func afterPendingWrites(_ context: ChannelHandlerContext, _ body: @escaping @Sendable () -> Void) {
+        let marker = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(self.wrapOutboundOut(ByteBuffer()), promise: marker)
+        marker.futureResult.whenComplete { _ in body() }
     }
 
     private func partnerBecameWritable() {

@@ -1,0 +1,247 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SlipstreamCore
+import Testing
+
+/// A TCP and UDP echo server on one loopback address and port that prefixes every reply with its own address,
+/// so a test can tell which endpoint a flow reached.
+final class EchoBackend: Sendable {
+    let host: String
+    let port: Int
+    private let channels: NIOLockedValueBox<[any Channel]>
+
+    init(host: String, port: Int) async throws {
+        self.host = host
+        self.port = port
+        self.channels = NIOLockedValueBox([])
+        try await self.start()
+    }
+
+    func start() async throws {
+        let tag = self.host
+        let tcp = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(TCPEchoHandler(tag: tag)) }
+            }
+            .bind(host: self.host, port: self.port).get()
+        let udp = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(UDPEchoHandler(tag: tag)) }
+            }
+            .bind(host: self.host, port: self.port).get()
+        self.channels.withLockedValue { $0 = [tcp, udp] }
+    }
+
+    /// Stops listening (open connections stay).
+    func stop() async throws {
+        for channel in self.channels.withLockedValue({ $0 }) { try await channel.close() }
+    }
+}
+
+private final class TCPEchoHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let tag: String
+
+    init(tag: String) { self.tag = tag }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var reply = ByteBuffer(string: "\(self.tag):")
+        var input = self.unwrapInboundIn(data)
+        reply.writeBuffer(&input)
+        context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Half-close: the client finished sending; answer, then finish too.
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: "\(self.tag):eof")), promise: nil)
+            context.close(promise: nil)
+        }
+    }
+}
+
+private final class UDPEchoHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+    let tag: String
+
+    init(tag: String) { self.tag = tag }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = self.unwrapInboundIn(data)
+        var reply = ByteBuffer(string: "\(self.tag):")
+        var input = envelope.data
+        reply.writeBuffer(&input)
+        context.writeAndFlush(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: reply)), promise: nil)
+    }
+}
+
+/// Fulfils a promise with the first bytes a connection receives.
+private final class FirstReplyHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let reply: EventLoopPromise<String>
+
+    init(reply: EventLoopPromise<String>) { self.reply = reply }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.reply.succeed(String(buffer: self.unwrapInboundIn(data)))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.reply.succeed("")
+    }
+}
+
+/// Clients that talk through an accelerator.
+enum Traffic {
+    /// Opens a connection (optionally from `source`), sends `payload`, returns the first reply.
+    static func tcpRoundTrip(_ host: String, _ port: Int, payload: String = "hi", from source: String? = nil) async throws -> String {
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(.seconds(2))
+        if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
+        let channel = try await bootstrap.connect(host: host, port: port) { channel in
+            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+        }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: payload))
+            for try await buffer in inbound {
+                return String(buffer: buffer)
+            }
+            return ""
+        }
+    }
+
+    /// Opens a connection, sends `payload` and returns the still-open channel with the first reply.
+    static func openConnection(_ host: String, _ port: Int, payload: String) async throws -> (any Channel, String) {
+        let reply = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: String.self)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(FirstReplyHandler(reply: reply)) }
+            }
+            .connect(host: host, port: port).get()
+        try await channel.writeAndFlush(ByteBuffer(string: payload))
+        return (channel, try await reply.futureResult.get())
+    }
+
+    /// The endpoint (its address) that answered a round trip.
+    static func endpoint(of reply: String) -> String {
+        String(reply.split(separator: ":").first ?? "")
+    }
+
+    /// Sends a datagram and returns the reply and its sender; UDP may lose datagrams, so it tries three times,
+    /// waiting a second for each reply.
+    static func udpRoundTrip(_ host: String, _ port: Int, payload: String = "ping") async throws -> (reply: String, from: String) {
+        let reply = NIOLockedValueBox<(String, String)?>(nil)
+        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DatagramReplyHandler(reply: reply)) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { channel.close(promise: nil) }
+        let target = try SocketAddress(ipAddress: host, port: port)
+        for _ in 0..<3 {
+            try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(string: payload)))
+            let deadline = ContinuousClock.now + .seconds(1)
+            while ContinuousClock.now < deadline {
+                if let result = reply.withLockedValue({ $0 }) { return result }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        throw UDPTimeout()
+    }
+}
+
+struct UDPTimeout: Error {}
+
+/// Fulfils a promise with the first datagram a socket receives and its sender.
+private final class DatagramReplyHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let reply: NIOLockedValueBox<(String, String)?>
+
+    init(reply: NIOLockedValueBox<(String, String)?>) { self.reply = reply }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = self.unwrapInboundIn(data)
+        let result = (String(buffer: envelope.data), "\(envelope.remoteAddress.ipAddress ?? ""):\(envelope.remoteAddress.port ?? 0)")
+        self.reply.withLockedValue { $0 = $0 ?? result }
+    }
+}
+
+/// Each data-plane test gets its own accelerator pool and port range, so tests can run side by side.
+struct DataPlaneTestSpace: Sendable {
+    let pool: CIDR
+    let port: Int
+
+    init(_ index: Int) {
+        self.pool = CIDR("127.11.\(index).0/24")!
+        self.port = 21_000 + index * 20
+    }
+
+    func server(_ adjust: @escaping (inout SlipstreamConfiguration) -> Void = { _ in }) -> TestServer {
+        TestServer { configuration in
+            configuration.dataPlaneEnabled = true
+            configuration.pools["OUTOFCM/IPV4"] = [self.pool]
+            configuration.connectTimeoutMilliseconds = 500
+            adjust(&configuration)
+        }
+    }
+}
+
+extension API {
+    /// Waits until `condition` holds for the JSON object under `key` at `uri`, up to `seconds`.
+    func waitFor(_ uri: String, _ key: String, seconds: Double = 10, _ condition: @escaping ([String: Any]) -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if condition(try await self.call(.get, uri).object(key)) { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    /// An accelerator with one listener and one group, ACTIVE; returns (address, listener id, group id).
+    func acceleratorWithListener(port: Int, protocol proto: String = "TCP", affinity: String = "NONE", region: String = "ap-southeast-1")
+        async throws -> (address: String, listenerID: String, groupID: String)
+    {
+        let accelerator = try await self.create(
+            "/v1/accelerators",
+            "accelerator",
+            #"{"accelerator": {"name": "dp", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#
+        )
+        let address = try #require((accelerator["ip_sets"] as? [[String: Any]])?.first?["ip_address"] as? String)
+        let listener = try await self.create(
+            "/v1/listeners",
+            "listener",
+            #"{"listener": {"name": "dp", "protocol": "\#(proto)", "client_affinity": "\#(affinity)", "accelerator_id": "\#(accelerator["id"] as! String)", "port_ranges": [{"from_port": \#(port), "to_port": \#(port)}]}}"#
+        )
+        let listenerID = listener["id"] as! String
+        let groupID = try await self.createEndpointGroup(listenerID: listenerID, region: region)
+        return (address, listenerID, groupID)
+    }
+
+    func addEndpoint(groupID: String, ip: String, weight: Int = 1) async throws -> String {
+        let body = #"{"endpoint": {"resource_id": "\#(ip)", "resource_type": "CUSTOM_IP", "ip_address": "\#(ip)", "weight": \#(weight)}}"#
+        return try await self.create("/v1/endpoint-groups/\(groupID)/endpoints", "endpoint", body)["id"] as! String
+    }
+
+    /// Waits until the group exists in the PoP with all its endpoints (every endpoint ACTIVE).
+    func waitEndpointsActive(_ groupID: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let endpoints = try await self.call(.get, "/v1/endpoint-groups/\(groupID)/endpoints").list("endpoints")
+            if !endpoints.isEmpty && endpoints.allSatisfy({ $0["status"] as? String == "ACTIVE" }) { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("endpoints of \(groupID) did not become ACTIVE")
+    }
+
+    /// Waits until every listed resource is ACTIVE (the PoP applied it).
+    func waitActive(_ uris: [(String, String)]) async throws {
+        for (uri, key) in uris {
+            #expect(try await self.waitFor(uri, key) { $0["status"] as? String == "ACTIVE" }, "\(uri) did not become ACTIVE")
+        }
+    }
+}
