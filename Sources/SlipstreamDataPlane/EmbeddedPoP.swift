@@ -106,10 +106,12 @@ public actor EmbeddedPoP: PoP {
         for binding in self.bindings.values { try? await binding.channel.close() }
         self.bindings.removeAll()
         await self.checker.stop()
+        self.logger.info("PoP stopped accepting; draining", metadata: ["open_flows": "\(self.flows.count)"])
         let deadline = ContinuousClock.now + .nanoseconds(self.configuration.drainTimeout.nanoseconds)
         while self.flows.count > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
+        self.logger.info("PoP drained", metadata: ["closing_flows": "\(self.flows.count)"])
         self.flows.closeAll()
     }
 

@@ -10,22 +10,28 @@ import Testing
 final class EchoBackend: Sendable {
     let host: String
     let port: Int
+    /// Answer `<host>:eof` when a client half-closes, instead of just closing.
+    let replyOnEOF: Bool
     private let channels: NIOLockedValueBox<[any Channel]>
 
-    init(host: String, port: Int) async throws {
+    init(host: String, port: Int, replyOnEOF: Bool = false) async throws {
         self.host = host
         self.port = port
+        self.replyOnEOF = replyOnEOF
         self.channels = NIOLockedValueBox([])
         try await self.start()
     }
 
     func start() async throws {
         let tag = self.host
+        let replyOnEOF = self.replyOnEOF
         let tcp = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(TCPEchoHandler(tag: tag)) }
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(TCPEchoHandler(tag: tag, replyOnEOF: replyOnEOF))
+                }
             }
             .bind(host: self.host, port: self.port).get()
         let udp = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -46,8 +52,12 @@ private final class TCPEchoHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     let tag: String
+    let replyOnEOF: Bool
 
-    init(tag: String) { self.tag = tag }
+    init(tag: String, replyOnEOF: Bool) {
+        self.tag = tag
+        self.replyOnEOF = replyOnEOF
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var reply = ByteBuffer(string: "\(self.tag):")
@@ -57,10 +67,13 @@ private final class TCPEchoHandler: ChannelInboundHandler, Sendable {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // Half-close: the client finished sending; answer, then finish too.
+        // The client finished sending: finish too, optionally with a last answer.
         if let event = event as? ChannelEvent, case .inputClosed = event {
-            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: "\(self.tag):eof")), promise: nil)
-            context.close(promise: nil)
+            if self.replyOnEOF {
+                context.write(self.wrapOutboundOut(ByteBuffer(string: "\(self.tag):eof")), promise: nil)
+            }
+            let channel = context.channel
+            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer())).whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }
@@ -81,15 +94,18 @@ private final class UDPEchoHandler: ChannelInboundHandler, Sendable {
     }
 }
 
-/// Fulfils a promise with the first bytes a connection receives.
-private final class FirstReplyHandler: ChannelInboundHandler, Sendable {
+/// Fulfils a promise with the first bytes a connection receives and keeps everything it receives.
+final class FirstReplyHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     let reply: EventLoopPromise<String>
+    let received = NIOLockedValueBox("")
 
     init(reply: EventLoopPromise<String>) { self.reply = reply }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.reply.succeed(String(buffer: self.unwrapInboundIn(data)))
+        let text = String(buffer: self.unwrapInboundIn(data))
+        self.received.withLockedValue { $0 += text }
+        self.reply.succeed(text)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -156,6 +172,22 @@ enum Traffic {
 }
 
 struct UDPTimeout: Error {}
+
+struct DeadlineExceeded: Error {}
+
+/// Runs `body`, failing with ``DeadlineExceeded`` when it takes longer than `seconds`.
+func withDeadline<T: Sendable>(seconds: Int, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            throw DeadlineExceeded()
+        }
+        let result = try await group.next()!
+        group.cancelAll()
+        return result
+    }
+}
 
 /// Fulfils a promise with the first datagram a socket receives and its sender.
 private final class DatagramReplyHandler: ChannelInboundHandler, Sendable {

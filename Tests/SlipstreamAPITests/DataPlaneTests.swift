@@ -26,8 +26,14 @@ import Testing
             #expect(abs((counts["127.0.0.3"] ?? 0) - 100) <= 4, "\(counts)")
             #expect(counts["127.0.0.4"] == nil, "\(counts)")
 
-            // The bytes show up in the metrics.
-            let metrics = try await api.call(.get, "/metrics", auth: .anonymous).text
+            // Every flow ended on both sides once its client closed; the bytes show up in the metrics.
+            var metrics = ""
+            for _ in 0..<100 {
+                metrics = try await api.call(.get, "/metrics", auth: .anonymous).text
+                if metrics.contains(#"slipstream_listener_active_connections{listener_id="\#(listener)"} 0"#) { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(metrics.contains(#"slipstream_listener_active_connections{listener_id="\#(listener)"} 0"#))
             #expect(metrics.contains(#"slipstream_listener_connections_total{listener_id="\#(listener)"} 400"#))
             #expect(metrics.contains(#"slipstream_listener_bytes_in_total{listener_id="\#(listener)"} 800"#))
         }
@@ -169,7 +175,7 @@ import Testing
 
     @Test func halfCloseAndLiveChangesKeepOtherConnections() async throws {
         let space = DataPlaneTestSpace(8)
-        let a = try await EchoBackend(host: "127.0.0.2", port: space.port)
+        let a = try await EchoBackend(host: "127.0.0.2", port: space.port, replyOnEOF: true)
         let b = try await EchoBackend(host: "127.0.0.3", port: space.port)
         defer { Task { for backend in [a, b] { try? await backend.stop() } } }
         try await space.server { $0.drainTimeoutSeconds = 1 }.run { api in
@@ -227,6 +233,55 @@ import Testing
             let started = ContinuousClock.now
             try await drained.closeFuture.get()
             #expect(ContinuousClock.now - started < .seconds(5))
+        }
+    }
+
+    @Test func clientsThatCloseAtOnceOrSendEarlyAreServedAndCleanedUp() async throws {
+        let space = DataPlaneTestSpace(9)
+        let backend = try await EchoBackend(host: "127.0.0.2", port: space.port)
+        defer { Task { try? await backend.stop() } }
+        try await space.server().run { api in
+            let (address, listener, group) = try await api.acceleratorWithListener(port: space.port)
+            _ = try await api.addEndpoint(groupID: group, ip: "127.0.0.2")
+            try await api.waitActive([("/v1/listeners/\(listener)", "listener")])
+            try await api.waitEndpointsActive(group)
+            // Connect and close before the endpoint connection exists.
+            for _ in 0..<20 {
+                let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: address, port: space.port).get()
+                try await channel.close()
+            }
+            // Send and half-close at once: the bytes and the end-of-input reach the endpoint.
+            for index in 0..<20 {
+                let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .channelOption(.allowRemoteHalfClosure, value: true)
+                    .connect(host: address, port: space.port) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                                wrappingChannelSynchronously: channel,
+                                configuration: .init(isOutboundHalfClosureEnabled: true)
+                            )
+                        }
+                    }
+                let reply = try await withDeadline(seconds: 5) {
+                    try await channel.executeThenClose { inbound, outbound in
+                        try await outbound.write(ByteBuffer(string: "early-\(index)"))
+                        outbound.finish()
+                        var text = ""
+                        for try await buffer in inbound { text += String(buffer: buffer) }
+                        return text
+                    }
+                }
+                #expect(reply == "127.0.0.2:early-\(index)")
+            }
+            // Every one of those flows ended on both sides.
+            var metrics = ""
+            for _ in 0..<100 {
+                metrics = try await api.call(.get, "/metrics", auth: .anonymous).text
+                if metrics.contains(#"slipstream_listener_active_connections{listener_id="\#(listener)"} 0"#) { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(metrics.contains(#"slipstream_listener_active_connections{listener_id="\#(listener)"} 0"#))
+            #expect(metrics.contains(#"slipstream_listener_connections_total{listener_id="\#(listener)"} 40"#))
         }
     }
 }

@@ -14,6 +14,10 @@ final class TCPConnectHandler {
     }
 
     private var state = State.idle
+    /// What arrived before the endpoint connection was there. With `autoRead` off NIO still reads everything up
+    /// to an end-of-file it was notified of, so this is bounded by the socket's receive buffer.
+    private var early: [ByteBuffer] = []
+    private var earlyEOF = false
     private let context: ForwardingContext
     private let port: Int
 
@@ -25,6 +29,7 @@ final class TCPConnectHandler {
 
 extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
 
     func channelActive(context: ChannelHandlerContext) {
         let client = context.channel.remoteAddress?.ipAddress ?? ""
@@ -45,6 +50,18 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         self.state = .closed
         context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.early.append(self.unwrapInboundIn(data))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            self.earlyEOF = true
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -101,10 +118,22 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
             try endpoint.pipeline.syncOperations.addHandler(endpointSide)
             try context.pipeline.syncOperations.addHandler(clientSide)
             self.context.flows.track(context.channel, endpointID: target.endpointID)
+            // Hand on what the client sent (and whether it finished) before the endpoint was connected.
+            for buffer in self.early { context.fireChannelRead(self.wrapInboundOut(buffer)) }
+            if !self.early.isEmpty { context.fireChannelReadComplete() }
+            if self.earlyEOF { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+            self.early.removeAll()
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-            let client = context.channel
-            client.setOption(.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
-            endpoint.setOption(.autoRead, value: true).whenFailure { _ in endpoint.close(promise: nil) }
+            // Reading starts now, on both sides. The explicit read matters when a peer already closed: NIO noted
+            // that end-of-file while autoRead was off and would otherwise never read it.
+            for channel in [context.channel, endpoint] {
+                channel.setOption(.autoRead, value: true).whenComplete { result in
+                    switch result {
+                    case .success: channel.read()
+                    case .failure: channel.close(promise: nil)
+                    }
+                }
+            }
         } catch {
             endpoint.close(promise: nil)
             context.close(promise: nil)

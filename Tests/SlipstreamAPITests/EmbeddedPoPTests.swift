@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SlipstreamCore
+import SlipstreamDataPlane
+import Testing
+
+/// The PoP through its own interface: a snapshot in, a report out, real sockets in between.
+@Suite struct EmbeddedPoPTests {
+    static func snapshot(revision: Int64, address: String, port: Int, endpoints: [(id: String, address: String)], drain: Bool = false)
+        -> ConfigSnapshot
+    {
+        ConfigSnapshot(
+            revision: revision,
+            accelerators: [.init(id: "acc", addresses: [address])],
+            listeners: [
+                .init(id: "lis", acceleratorID: "acc", protocol: "TCP", portRanges: [PortRange(fromPort: port, toPort: port)], clientAffinity: "NONE")
+            ],
+            endpointGroups: [.init(id: "grp", listenerID: "lis", regionID: "local", trafficDialPercentage: 100)],
+            endpoints: endpoints.map { .init(id: $0.id, groupID: "grp", address: $0.address, weight: 1) }
+        )
+    }
+
+    static func pop(drainSeconds: Int64 = 10) -> EmbeddedPoP {
+        var configuration = PoPConfiguration(regionID: "local")
+        configuration.drainTimeout = .seconds(drainSeconds)
+        configuration.connectTimeout = .milliseconds(500)
+        var logger = Logger(label: "pop-test")
+        logger.logLevel = .critical
+        return EmbeddedPoP(configuration: configuration, metrics: MetricsRegistry(), logger: logger)
+    }
+
+    @Test func reportsAppliedRevisionHealthAndDomainNameEndpoints() async throws {
+        let port = 21_400
+        let backend = try await EchoBackend(host: "127.0.0.1", port: port)
+        defer { Task { try? await backend.stop() } }
+        let pop = Self.pop()
+        // A CUSTOM_DOMAIN_NAME endpoint is resolved by DNS when a flow connects.
+        let report = await pop.apply(Self.snapshot(revision: 7, address: "127.11.40.1", port: port, endpoints: [("dns", "localhost")]))
+        #expect(report.appliedRevision == 7)
+        #expect(report.errors.isEmpty)
+        #expect(report.health == [.init(endpointID: "dns", state: .noMonitor)])
+        #expect(await pop.boundSockets == ["127.11.40.1:\(port)/TCP"])
+        #expect(try await Traffic.tcpRoundTrip("127.11.40.1", port) == "127.0.0.1:hi")
+
+        // A snapshot without the listener unbinds it.
+        let empty = await pop.apply(ConfigSnapshot(revision: 8))
+        #expect(empty.appliedRevision == 8)
+        #expect(await pop.boundSockets.isEmpty)
+        await #expect(throws: (any Error).self) { _ = try await Traffic.tcpRoundTrip("127.11.40.1", port) }
+        await pop.shutdown()
+    }
+
+    @Test func shutdownStopsAcceptingAndDrainsOpenFlows() async throws {
+        let port = 21_420
+        let backend = try await EchoBackend(host: "127.0.0.2", port: port)
+        defer { Task { try? await backend.stop() } }
+        let pop = Self.pop(drainSeconds: 10)
+        _ = await pop.apply(Self.snapshot(revision: 1, address: "127.11.41.1", port: port, endpoints: [("e", "127.0.0.2")]))
+        let (open, first) = try await Traffic.openConnection("127.11.41.1", port, payload: "before")
+        #expect(first == "127.0.0.2:before")
+
+        let started = ContinuousClock.now
+        let shutdown = Task { await pop.shutdown() }
+        // New connections are refused as soon as the listening sockets close.
+        var refused = false
+        for _ in 0..<50 where !refused {
+            refused = (try? await Traffic.tcpRoundTrip("127.11.41.1", port)) == nil
+            if !refused { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(refused)
+        // The open flow still carries bytes while the PoP drains.
+        try await open.writeAndFlush(ByteBuffer(string: "during"))
+        let received = try await open.pipeline.handler(type: FirstReplyHandler.self).get().received
+        var echoed = false
+        for _ in 0..<100 where !echoed {
+            echoed = received.withLockedValue { $0 }.hasSuffix("127.0.0.2:during")
+            if !echoed { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(echoed)
+        try await open.close()
+        await shutdown.value
+        // It finished as soon as the last flow did, well before the drain timeout.
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+}
