@@ -38,6 +38,7 @@ SERVED_GROUPS = {
     "endpoint_group": "Endpoint groups",
     "endpoint": "Endpoints",
     "health_check": "Health checks",
+    "ip_group": "IP groups",
 }
 # Individual operations served outside those groups.
 EXTRA_OPERATIONS = {
@@ -47,6 +48,7 @@ EXTRA_OPERATIONS = {
 TAG_DESCRIPTIONS = {
     "Accelerators": "Global accelerators and their anycast IP sets.",
     "Listeners": "TCP/UDP listeners (port ranges) on an accelerator.",
+    "IP groups": "CIDR lists bound to listeners as allow (WHITE) or deny (BLACK) lists.",
     "Endpoint groups": "Per-region groups of endpoints bound to exactly one listener.",
     "Endpoints": "Backend endpoints (EIP, ECS, ELB, custom IP/domain) inside an endpoint group.",
     "Health checks": "Health checks of an endpoint group.",

@@ -72,6 +72,7 @@ func buildRouter(
     router.addRoutes(EndpointGroupController(controlPlane: controlPlane).endpoints, atPath: "v1/endpoint-groups")
     router.addRoutes(EndpointController(controlPlane: controlPlane).endpoints, atPath: "v1/endpoint-groups/:endpoint_group_id/endpoints")
     router.addRoutes(HealthCheckController(controlPlane: controlPlane).endpoints, atPath: "v1/health-checks")
+    router.addRoutes(IPGroupController(controlPlane: controlPlane).endpoints, atPath: "v1/ip-groups")
     router.addRoutes(RegionController(regions: configuration.regions).endpoints, atPath: "v1/regions")
     router.addRoutes(
         IAMController(accounts: accounts, tokenKey: tokenKey, tokenLifetimeSeconds: configuration.tokenLifetimeSeconds).endpoints,

@@ -118,6 +118,7 @@ public actor EmbeddedPoP: PoP {
     private func updateRouters(_ snapshot: ConfigSnapshot) {
         let groupsByListener = Dictionary(grouping: snapshot.endpointGroups, by: \.listenerID)
         let endpointsByGroup = Dictionary(grouping: snapshot.endpoints, by: \.groupID)
+        let controls = Dictionary(snapshot.accessControls.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a })
         var routers: [String: ListenerRouter] = [:]
         for listener in snapshot.listeners {
             let plan = ListenerRouter.Plan(
@@ -130,6 +131,9 @@ public actor EmbeddedPoP: PoP {
                         trafficDialPercentage: group.trafficDialPercentage,
                         endpoints: endpointsByGroup[group.id] ?? []
                     )
+                },
+                accessControl: controls[listener.id].map { control in
+                    .init(allow: control.type == "WHITE", blocks: control.cidrs.compactMap { CIDR(parsing: $0) })
                 }
             )
             if let router = self.routers[listener.id] {

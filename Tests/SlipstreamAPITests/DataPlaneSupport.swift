@@ -131,6 +131,12 @@ enum Traffic {
         }
     }
 
+    /// Whether a connection from `source` is closed without an answer (or cannot be made at all).
+    static func isRefused(_ host: String, _ port: Int, from source: String) async -> Bool {
+        guard let reply = try? await self.tcpRoundTrip(host, port, from: source) else { return true }
+        return reply.isEmpty
+    }
+
     /// Opens a connection, sends `payload` and returns the still-open channel with the first reply.
     static func openConnection(_ host: String, _ port: Int, payload: String) async throws -> (any Channel, String) {
         let reply = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: String.self)

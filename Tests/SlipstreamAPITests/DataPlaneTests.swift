@@ -285,3 +285,47 @@ import Testing
         }
     }
 }
+
+@Suite struct AccessControlTests {
+    @Test func whiteAndBlackListsDecideWhoGetsIn() async throws {
+        let space = DataPlaneTestSpace(10)
+        let backend = try await EchoBackend(host: "127.0.0.2", port: space.port)
+        defer { Task { try? await backend.stop() } }
+        try await space.server().run { api in
+            let (address, listener, group) = try await api.acceleratorWithListener(port: space.port)
+            _ = try await api.addEndpoint(groupID: group, ip: "127.0.0.2")
+            let ipGroup =
+                try await api.create("/v1/ip-groups", "ip_group", #"{"ip_group": {"name": "acl", "ip_list": [{"cidr": "127.0.3.0/24"}]}}"#)["id"]
+                as! String
+            try await api.waitEndpointsActive(group)
+            #expect(
+                try await api.call(.post, "/v1/ip-groups/\(ipGroup)/associate-listener", #"{"listener_id": "\#(listener)", "type": "WHITE"}"#).status
+                    == 200
+            )
+            #expect(try await api.waitFor("/v1/ip-groups/\(ipGroup)", "ip_group") { $0["status"] as? String == "ACTIVE" })
+
+            // WHITE: only listed sources get through; others are closed before reaching an endpoint.
+            #expect(try await Traffic.tcpRoundTrip(address, space.port, from: "127.0.3.7") == "127.0.0.2:hi")
+            #expect(await Traffic.isRefused(address, space.port, from: "127.0.4.7"))
+
+            // BLACK: listed sources are refused.
+            #expect(try await api.call(.post, "/v1/ip-groups/\(ipGroup)/disassociate-listener", #"{"listener_id": "\#(listener)"}"#).status == 200)
+            #expect(
+                try await api.call(.post, "/v1/ip-groups/\(ipGroup)/associate-listener", #"{"listener_id": "\#(listener)", "type": "BLACK"}"#).status
+                    == 200
+            )
+            #expect(try await api.waitFor("/v1/ip-groups/\(ipGroup)", "ip_group") { $0["status"] as? String == "ACTIVE" })
+            #expect(await Traffic.isRefused(address, space.port, from: "127.0.3.7"))
+            #expect(try await Traffic.tcpRoundTrip(address, space.port, from: "127.0.4.7") == "127.0.0.2:hi")
+
+            // Without the binding everyone is admitted again.
+            #expect(try await api.call(.post, "/v1/ip-groups/\(ipGroup)/disassociate-listener", #"{"listener_id": "\#(listener)"}"#).status == 200)
+            #expect(try await api.waitFor("/v1/ip-groups/\(ipGroup)", "ip_group") { $0["status"] as? String == "ACTIVE" })
+            #expect(try await Traffic.tcpRoundTrip(address, space.port, from: "127.0.3.7") == "127.0.0.2:hi")
+
+            let metrics = try await api.call(.get, "/metrics", auth: .anonymous).text
+            #expect(metrics.contains(#"slipstream_listener_denied_total{listener_id="\#(listener)"} 2"#))
+            #expect(metrics.contains(#"slipstream_endpoint_connections_total"#))
+        }
+    }
+}

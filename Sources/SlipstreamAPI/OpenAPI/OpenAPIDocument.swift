@@ -96,6 +96,17 @@ enum OpenAPIDocument {
                   "type": "string"
                 }
               },
+              "IpGroupIdPath": {
+                "description": "Id of the ip group.",
+                "in": "path",
+                "name": "ip_group_id",
+                "required": true,
+                "schema": {
+                  "maxLength": 36,
+                  "minLength": 1,
+                  "type": "string"
+                }
+              },
               "LimitQuery": {
                 "in": "query",
                 "name": "limit",
@@ -397,6 +408,33 @@ enum OpenAPIDocument {
                 },
                 "type": "object"
               },
+              "AddIpGroupIpRequestBody": {
+                "description": "Request body.",
+                "properties": {
+                  "ip_list": {
+                    "items": {
+                      "$ref": "#/components/schemas/CreateIpGroupIpOption"
+                    },
+                    "maxItems": 20,
+                    "minItems": 1,
+                    "type": "array"
+                  }
+                },
+                "required": [
+                  "ip_list"
+                ],
+                "type": "object"
+              },
+              "AddIpGroupIpResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
               "Area": {
                 "description": "Enumeration Area (fields using it list the values inline).",
                 "enum": [
@@ -404,6 +442,38 @@ enum OpenAPIDocument {
                   "CM"
                 ],
                 "type": "string"
+              },
+              "AssociateListenerRequestBody": {
+                "description": "Request body.",
+                "properties": {
+                  "listener_id": {
+                    "maxLength": 36,
+                    "type": "string"
+                  },
+                  "type": {
+                    "description": "Values of the ListenerAccessControlType enumeration.",
+                    "enum": [
+                      "BLACK",
+                      "WHITE"
+                    ],
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "listener_id",
+                  "type"
+                ],
+                "type": "object"
+              },
+              "AssociateListenerResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
               },
               "ClientAffinity": {
                 "description": "Enumeration ClientAffinity (fields using it list the values inline).",
@@ -720,6 +790,79 @@ enum OpenAPIDocument {
                 },
                 "type": "object"
               },
+              "CreateIpGroupIpOption": {
+                "properties": {
+                  "cidr": {
+                    "description": "Format: cidr.",
+                    "maxLength": 50,
+                    "minLength": 1,
+                    "type": "string"
+                  },
+                  "description": {
+                    "description": "Must not contain '<' '>'.",
+                    "maxLength": 255,
+                    "pattern": "^[^<>]*$",
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "cidr"
+                ],
+                "type": "object"
+              },
+              "CreateIpGroupOption": {
+                "properties": {
+                  "description": {
+                    "description": "Must not contain '<' '>'.",
+                    "maxLength": 255,
+                    "pattern": "^[^<>]*$",
+                    "type": "string"
+                  },
+                  "ip_list": {
+                    "description": "At most 200 CIDRs per group overall.",
+                    "items": {
+                      "$ref": "#/components/schemas/CreateIpGroupIpOption"
+                    },
+                    "maxItems": 20,
+                    "type": "array"
+                  },
+                  "name": {
+                    "maxLength": 64,
+                    "minLength": 1,
+                    "pattern": "^[A-Za-z0-9\\-\\u4e00-\\u9fa5]{1,64}$",
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "name"
+                ],
+                "type": "object"
+              },
+              "CreateIpGroupRequestBody": {
+                "description": "Request body.",
+                "properties": {
+                  "ip_group": {
+                    "$ref": "#/components/schemas/CreateIpGroupOption"
+                  }
+                },
+                "required": [
+                  "ip_group"
+                ],
+                "type": "object"
+              },
+              "CreateIpGroupResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "ip_group": {
+                    "$ref": "#/components/schemas/IpGroupDetail"
+                  },
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
               "CreateListenerOption": {
                 "properties": {
                   "accelerator_id": {
@@ -798,6 +941,29 @@ enum OpenAPIDocument {
                   "listener": {
                     "$ref": "#/components/schemas/ListenerDetail"
                   },
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
+              "DisassociateListenerRequestBody": {
+                "description": "Request body.",
+                "properties": {
+                  "listener_id": {
+                    "maxLength": 36,
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "listener_id"
+                ],
+                "type": "object"
+              },
+              "DisassociateListenerResponse": {
+                "description": "Response body.",
+                "properties": {
                   "request_id": {
                     "description": "Request id echoed by the service.",
                     "type": "string"
@@ -1126,6 +1292,84 @@ enum OpenAPIDocument {
                 "required": [
                   "id"
                 ],
+                "type": "object"
+              },
+              "IpGroupDetail": {
+                "properties": {
+                  "associated_listeners": {
+                    "description": "When listed with ?listener_id=, only that listener's entry is returned.",
+                    "items": {
+                      "$ref": "#/components/schemas/ListenerAccessControlPolicy"
+                    },
+                    "type": "array"
+                  },
+                  "created_at": {
+                    "description": "ISO-8601 UTC, e.g. 2024-01-01T00:00:00.000Z.",
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "description": {
+                    "description": "Must not contain '<' '>'.",
+                    "maxLength": 255,
+                    "pattern": "^[^<>]*$",
+                    "type": "string"
+                  },
+                  "id": {
+                    "description": "Server-generated UUID.",
+                    "format": "uuid",
+                    "maxLength": 36,
+                    "type": "string"
+                  },
+                  "ip_list": {
+                    "items": {
+                      "$ref": "#/components/schemas/IpInfo"
+                    },
+                    "type": "array"
+                  },
+                  "name": {
+                    "maxLength": 64,
+                    "minLength": 1,
+                    "pattern": "^[A-Za-z0-9\\-\\u4e00-\\u9fa5]{1,64}$",
+                    "type": "string"
+                  },
+                  "status": {
+                    "description": "Provisioning status; PENDING right after create/update, DELETING during delete. Values of the ConfigStatus enumeration.",
+                    "enum": [
+                      "ACTIVE",
+                      "PENDING",
+                      "ERROR",
+                      "DELETING"
+                    ],
+                    "type": "string"
+                  },
+                  "updated_at": {
+                    "description": "ISO-8601 UTC.",
+                    "format": "date-time",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
+              "IpInfo": {
+                "properties": {
+                  "cidr": {
+                    "description": "Format: cidr.",
+                    "maxLength": 50,
+                    "minLength": 1,
+                    "type": "string"
+                  },
+                  "created_at": {
+                    "description": "ISO-8601 UTC, e.g. 2024-01-01T00:00:00.000Z.",
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "description": {
+                    "description": "Must not contain '<' '>'.",
+                    "maxLength": 255,
+                    "pattern": "^[^<>]*$",
+                    "type": "string"
+                  }
+                },
                 "type": "object"
               },
               "KeystoneAuthDomain": {
@@ -1482,6 +1726,25 @@ enum OpenAPIDocument {
                 },
                 "type": "object"
               },
+              "ListIpGroupsResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "ip_groups": {
+                    "items": {
+                      "$ref": "#/components/schemas/IpGroupDetail"
+                    },
+                    "type": "array"
+                  },
+                  "page_info": {
+                    "$ref": "#/components/schemas/PageInfo"
+                  },
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
               "ListListenersResponse": {
                 "description": "Response body.",
                 "properties": {
@@ -1516,6 +1779,30 @@ enum OpenAPIDocument {
                   }
                 },
                 "type": "object"
+              },
+              "ListenerAccessControlPolicy": {
+                "properties": {
+                  "listener_id": {
+                    "type": "string"
+                  },
+                  "type": {
+                    "description": "Values of the ListenerAccessControlType enumeration.",
+                    "enum": [
+                      "BLACK",
+                      "WHITE"
+                    ],
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
+              "ListenerAccessControlType": {
+                "description": "Enumeration ListenerAccessControlType (fields using it list the values inline).",
+                "enum": [
+                  "BLACK",
+                  "WHITE"
+                ],
+                "type": "string"
               },
               "ListenerDetail": {
                 "properties": {
@@ -1683,6 +1970,34 @@ enum OpenAPIDocument {
                 },
                 "type": "object"
               },
+              "RemoveIpGroupIpRequestBody": {
+                "description": "Request body.",
+                "properties": {
+                  "ip_list": {
+                    "items": {
+                      "maxLength": 50,
+                      "type": "string"
+                    },
+                    "maxItems": 20,
+                    "minItems": 1,
+                    "type": "array"
+                  }
+                },
+                "required": [
+                  "ip_list"
+                ],
+                "type": "object"
+              },
+              "RemoveIpGroupIpResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
               "ResourceTag": {
                 "properties": {
                   "key": {
@@ -1748,6 +2063,19 @@ enum OpenAPIDocument {
                 "properties": {
                   "health_check": {
                     "$ref": "#/components/schemas/HealthCheckDetail"
+                  },
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
+              "ShowIpGroupResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "ip_group": {
+                    "$ref": "#/components/schemas/IpGroupDetail"
                   },
                   "request_id": {
                     "description": "Request id echoed by the service.",
@@ -1952,6 +2280,48 @@ enum OpenAPIDocument {
                 "properties": {
                   "health_check": {
                     "$ref": "#/components/schemas/HealthCheckDetail"
+                  },
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
+              "UpdateIpGroupOption": {
+                "properties": {
+                  "description": {
+                    "description": "Must not contain '<' '>'.",
+                    "maxLength": 255,
+                    "pattern": "^[^<>]*$",
+                    "type": "string"
+                  },
+                  "name": {
+                    "maxLength": 64,
+                    "minLength": 1,
+                    "pattern": "^[A-Za-z0-9\\-\\u4e00-\\u9fa5]{1,64}$",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
+              "UpdateIpGroupRequestBody": {
+                "description": "Request body.",
+                "properties": {
+                  "ip_group": {
+                    "$ref": "#/components/schemas/UpdateIpGroupOption"
+                  }
+                },
+                "required": [
+                  "ip_group"
+                ],
+                "type": "object"
+              },
+              "UpdateIpGroupResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "ip_group": {
+                    "$ref": "#/components/schemas/IpGroupDetail"
                   },
                   "request_id": {
                     "description": "Request id echoed by the service.",
@@ -3116,6 +3486,462 @@ enum OpenAPIDocument {
                 ]
               }
             },
+            "/v1/ip-groups": {
+              "get": {
+                "description": "Page through IP groups, optionally those bound to one listener. No page_reverse; listener_id filter narrows associated_listeners in each item.",
+                "operationId": "list_ip_groups",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/LimitQuery"
+                  },
+                  {
+                    "$ref": "#/components/parameters/MarkerQuery"
+                  },
+                  {
+                    "$ref": "#/components/parameters/ListenerIdQuery"
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ListIpGroupsResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Page through IP groups, optionally those bound to one listener",
+                "tags": [
+                  "IP groups"
+                ]
+              },
+              "post": {
+                "description": "Create an IP address group, optionally with initial CIDRs (async). Asynchronous: PENDING -> ACTIVE.",
+                "operationId": "create_ip_group",
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/CreateIpGroupRequestBody"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "201": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/CreateIpGroupResponse"
+                        }
+                      }
+                    },
+                    "description": "Created",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Create an IP address group, optionally with initial CIDRs (async)",
+                "tags": [
+                  "IP groups"
+                ]
+              }
+            },
+            "/v1/ip-groups/{ip_group_id}": {
+              "delete": {
+                "description": "Delete an IP group that is bound to no listener (async). Asynchronous: Gone (404) when done; must be disassociated first.",
+                "operationId": "delete_ip_group",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/IpGroupIdPath"
+                  }
+                ],
+                "responses": {
+                  "204": {
+                    "description": "No Content",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Delete an IP group that is bound to no listener (async)",
+                "tags": [
+                  "IP groups"
+                ]
+              },
+              "get": {
+                "description": "Fetch one IP group with its CIDRs and bindings.",
+                "operationId": "show_ip_group",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/IpGroupIdPath"
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ShowIpGroupResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Fetch one IP group with its CIDRs and bindings",
+                "tags": [
+                  "IP groups"
+                ]
+              },
+              "put": {
+                "description": "Rename or re-describe an IP group.",
+                "operationId": "update_ip_group",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/IpGroupIdPath"
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/UpdateIpGroupRequestBody"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/UpdateIpGroupResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Rename or re-describe an IP group",
+                "tags": [
+                  "IP groups"
+                ]
+              }
+            },
+            "/v1/ip-groups/{ip_group_id}/add-ips": {
+              "post": {
+                "description": "Append CIDR entries to an IP group (async). Asynchronous: Group leaves ACTIVE until applied.",
+                "operationId": "add_ip_group_ip",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/IpGroupIdPath"
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/AddIpGroupIpRequestBody"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/AddIpGroupIpResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Append CIDR entries to an IP group (async)",
+                "tags": [
+                  "IP groups"
+                ]
+              }
+            },
+            "/v1/ip-groups/{ip_group_id}/associate-listener": {
+              "post": {
+                "description": "Bind an IP group to a listener as allow (WHITE) or deny (BLACK) list (async). Asynchronous: Group ACTIVE again when done.",
+                "operationId": "associate_listener",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/IpGroupIdPath"
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/AssociateListenerRequestBody"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/AssociateListenerResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Bind an IP group to a listener as allow (WHITE) or deny (BLACK) list (async)",
+                "tags": [
+                  "IP groups"
+                ]
+              }
+            },
+            "/v1/ip-groups/{ip_group_id}/disassociate-listener": {
+              "post": {
+                "description": "Unbind an IP group from a listener (async). Asynchronous: Group ACTIVE again when done.",
+                "operationId": "disassociate_listener",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/IpGroupIdPath"
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/DisassociateListenerRequestBody"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/DisassociateListenerResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Unbind an IP group from a listener (async)",
+                "tags": [
+                  "IP groups"
+                ]
+              }
+            },
+            "/v1/ip-groups/{ip_group_id}/remove-ips": {
+              "post": {
+                "description": "Remove CIDR entries (given as plain strings) from an IP group (async). Asynchronous: Group leaves ACTIVE until applied.",
+                "operationId": "remove_ip_group_ip",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/IpGroupIdPath"
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/RemoveIpGroupIpRequestBody"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/RemoveIpGroupIpResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Remove CIDR entries (given as plain strings) from an IP group (async)",
+                "tags": [
+                  "IP groups"
+                ]
+              }
+            },
             "/v1/listeners": {
               "get": {
                 "description": "Page through listeners, optionally per accelerator.",
@@ -3539,6 +4365,10 @@ enum OpenAPIDocument {
             {
               "description": "Health checks of an endpoint group.",
               "name": "Health checks"
+            },
+            {
+              "description": "CIDR lists bound to listeners as allow (WHITE) or deny (BLACK) lists.",
+              "name": "IP groups"
             },
             {
               "description": "Regions in which endpoint groups may be created.",

@@ -7,8 +7,9 @@ import SlipstreamStore
 enum RequestParsing {
     static let decoder = JSONDecoder()
 
-    /// Parses the body, checks it against `schema`, and decodes the object under `key` as `T`.
-    static func body<T: Decodable>(_ type: T.Type, key: String, schema: Schema, request: Request) async throws -> T {
+    /// Parses the body, checks it against `schema`, and decodes the object under `key` (or, without a key, the
+    /// whole body) as `T`.
+    static func body<T: Decodable>(_ type: T.Type, key: String?, schema: Schema, request: Request) async throws -> T {
         let buffer = try await request.body.collect(upTo: .max)
         guard buffer.readableBytes > 0 else { throw GAError.invalid("body", "a JSON object is required") }
         let data = Data(buffer.readableBytesView)
@@ -21,10 +22,10 @@ enum RequestParsing {
         guard case .object = value else { throw GAError.invalid("body", "must be a JSON object") }
         try schema.validate(value, at: "")
         do {
-            let inner = try JSONEncoder().encode(value[key] ?? .object([:]))
+            let inner = try key.map { try JSONEncoder().encode(value[$0] ?? .object([:])) } ?? data
             return try self.decoder.decode(T.self, from: inner)
         } catch {
-            throw GAError.invalid(key, "cannot be read")
+            throw GAError.invalid(key ?? "body", "cannot be read")
         }
     }
 

@@ -20,6 +20,7 @@ public struct Quotas: Sendable, Equatable {
     public var acceleratorsPerAccount = 20
     public var listenersPerAccelerator = 10
     public var endpointsPerGroup = 10
+    public var ipGroupsPerAccount = 50
 
     public init() {}
 }
@@ -34,7 +35,7 @@ public struct Quotas: Sendable, Equatable {
 /// - `SLIPSTREAM_REGIONS`: comma-separated `region_id:AREA` (default
 ///   `ap-southeast-1:OUTOFCM,ap-southeast-3:OUTOFCM,cn-east-3:CM,cn-north-4:CM`)
 /// - `SLIPSTREAM_QUOTA_ACCELERATORS` (20), `SLIPSTREAM_QUOTA_LISTENERS_PER_ACCELERATOR` (10),
-///   `SLIPSTREAM_QUOTA_ENDPOINTS_PER_GROUP` (10)
+///   `SLIPSTREAM_QUOTA_ENDPOINTS_PER_GROUP` (10), `SLIPSTREAM_QUOTA_IP_GROUPS` (50)
 /// - `SLIPSTREAM_MAX_BODY_BYTES` (1048576), `SLIPSTREAM_CLOCK_SKEW_SECONDS` (900),
 ///   `SLIPSTREAM_TOKEN_TTL_SECONDS` (86400), `SLIPSTREAM_LOG_LEVEL` (info)
 /// - `SLIPSTREAM_MASTER_KEY`: base64 of 32 bytes; replaces the key file `master.key` in the data directory
@@ -122,6 +123,7 @@ public struct SlipstreamConfiguration: Sendable {
         if let n = try integer("SLIPSTREAM_QUOTA_ACCELERATORS", 0...1_000_000) { self.quotas.acceleratorsPerAccount = n }
         if let n = try integer("SLIPSTREAM_QUOTA_LISTENERS_PER_ACCELERATOR", 0...1_000_000) { self.quotas.listenersPerAccelerator = n }
         if let n = try integer("SLIPSTREAM_QUOTA_ENDPOINTS_PER_GROUP", 0...1_000_000) { self.quotas.endpointsPerGroup = n }
+        if let n = try integer("SLIPSTREAM_QUOTA_IP_GROUPS", 0...1_000_000) { self.quotas.ipGroupsPerAccount = n }
         if let n = try integer("SLIPSTREAM_MAX_BODY_BYTES", 1024...(64 << 20)) { self.maxBodyBytes = n }
         if let n = try integer("SLIPSTREAM_CLOCK_SKEW_SECONDS", 1...86_400) { self.clockSkewSeconds = n }
         if let n = try integer("SLIPSTREAM_TOKEN_TTL_SECONDS", 60...(7 * 86_400)) { self.tokenLifetimeSeconds = n }

@@ -17,6 +17,11 @@ public struct GAError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(self.httpStatus) \(self.code): \(self.message)" }
+
+    /// The same error with a detail appended to its message.
+    public func with(detail: String) -> GAError {
+        GAError(status: self.httpStatus, code: self.code, message: "\(self.message) (\(detail))")
+    }
 }
 
 extension GAError {
@@ -65,6 +70,11 @@ extension GAError {
 
     /// 400 GA.9109: an empty tag key.
     public static let emptyTagKey = GAError(status: 400, code: "GA.9109", message: "Tag key is empty")
+
+    /// 400 GA.9110: the same entry twice.
+    public static func duplicateEntry(_ entry: String) -> GAError {
+        GAError(status: 400, code: "GA.9110", message: "Duplicated entry: \(entry)")
+    }
 
     /// 500 GA.9201: no address left in the pool.
     public static func noAddress(area: String, ipType: String) -> GAError {

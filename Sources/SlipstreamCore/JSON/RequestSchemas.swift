@@ -136,4 +136,39 @@ public enum RequestSchemas {
     public static let updateHealthCheck = Schema.object([
         .required("health_check", .object(healthCheckFields(required: false)))
     ])
+
+    static let ipEntry = Schema.object([
+        .required("cidr", .string(StringRule(minLength: 1, maxLength: 50))),
+        .optional("description", description),
+    ])
+
+    public static let createIPGroup = Schema.object([
+        .required(
+            "ip_group",
+            .object([
+                .required("name", name),
+                .optional("description", description),
+                .optional("ip_list", .array(ipEntry, maxItems: 20)),
+            ])
+        )
+    ])
+
+    public static let updateIPGroup = Schema.object([
+        .required("ip_group", .object([.optional("name", name), .optional("description", description)]))
+    ])
+
+    public static let addIPs = Schema.object([.required("ip_list", .array(ipEntry, minItems: 1, maxItems: 20))])
+
+    public static let removeIPs = Schema.object([
+        .required("ip_list", .array(.string(StringRule(minLength: 1, maxLength: 50)), minItems: 1, maxItems: 20))
+    ])
+
+    public static let associateListener = Schema.object([
+        .required("listener_id", .string(StringRule(minLength: 1, maxLength: 36))),
+        .required("type", oneOf("BLACK", "WHITE")),
+    ])
+
+    public static let disassociateListener = Schema.object([
+        .required("listener_id", .string(StringRule(minLength: 1, maxLength: 36)))
+    ])
 }

@@ -5,6 +5,7 @@ public enum ResourceKind: String, Sendable, CaseIterable, Codable {
     case endpointGroup = "endpoint_group"
     case endpoint
     case healthCheck = "health_check"
+    case ipGroup = "ip_group"
 }
 
 /// Provisioning status of a resource (`ConfigStatus`).

@@ -69,6 +69,31 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(self.base)/\(self.prefix)" }
 
+    /// Whether `address` lies in this block (an IPv4 address never lies in an IPv6 block and vice versa).
+    public func contains(_ address: IPAddress) -> Bool {
+        switch (self.base, address) {
+        case (.v4(let base), .v4(let value)):
+            let mask: UInt32 = self.prefix == 0 ? 0 : ~UInt32(0) << UInt32(32 - self.prefix)
+            return value & mask == base
+        case (.v6(let base), .v6(let value)):
+            let mask: UInt128 = self.prefix == 0 ? 0 : ~UInt128(0) << UInt128(128 - self.prefix)
+            return value & mask == base
+        default:
+            return false
+        }
+    }
+
+    /// A block written as `address/prefix`, or a single address (a /32 or /128).
+    public init?(parsing text: String) {
+        if text.contains("/") {
+            self.init(text)
+        } else if let address = IPAddress(text) {
+            self.init("\(address)/\(address.isIPv4 ? 32 : 128)")
+        } else {
+            return nil
+        }
+    }
+
     /// The addresses that may be handed out, in order: for IPv4 blocks larger than /31 the network and
     /// broadcast addresses are skipped, as is the subnet-router anycast address of IPv6 blocks larger than /127.
     public var usableAddresses: some Sequence<IPAddress> {

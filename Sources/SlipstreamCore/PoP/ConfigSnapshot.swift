@@ -11,6 +11,8 @@ public struct ConfigSnapshot: Codable, Sendable, Equatable {
     public var endpointGroups: [EndpointGroupConfig]
     public var endpoints: [EndpointConfig]
     public var healthChecks: [HealthCheckConfig]
+    /// Allow (`WHITE`) or deny (`BLACK`) lists of listeners, from IP groups.
+    public var accessControls: [AccessControlConfig]
 
     public init(
         revision: Int64,
@@ -18,7 +20,8 @@ public struct ConfigSnapshot: Codable, Sendable, Equatable {
         listeners: [ListenerConfig] = [],
         endpointGroups: [EndpointGroupConfig] = [],
         endpoints: [EndpointConfig] = [],
-        healthChecks: [HealthCheckConfig] = []
+        healthChecks: [HealthCheckConfig] = [],
+        accessControls: [AccessControlConfig] = []
     ) {
         self.revision = revision
         self.accelerators = accelerators
@@ -26,6 +29,20 @@ public struct ConfigSnapshot: Codable, Sendable, Equatable {
         self.endpointGroups = endpointGroups
         self.endpoints = endpoints
         self.healthChecks = healthChecks
+        self.accessControls = accessControls
+    }
+
+    public struct AccessControlConfig: Codable, Sendable, Equatable {
+        public var listenerID: String
+        /// `WHITE` admits only sources in `cidrs`; `BLACK` refuses them.
+        public var type: String
+        public var cidrs: [String]
+
+        public init(listenerID: String, type: String, cidrs: [String]) {
+            self.listenerID = listenerID
+            self.type = type
+            self.cidrs = cidrs
+        }
     }
 
     public struct AcceleratorConfig: Codable, Sendable, Equatable {

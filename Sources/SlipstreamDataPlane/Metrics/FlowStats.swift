@@ -14,6 +14,8 @@ public final class FlowStats: Sendable {
     public let connectFailures = ManagedAtomic<Int>(0)
     /// Flows refused before reaching an endpoint (no endpoint, all connects failed, session table full).
     public let refused = ManagedAtomic<Int>(0)
+    /// New flows the listener's IP group (access control) turned away.
+    public let denied = ManagedAtomic<Int>(0)
 
     public init() {}
 

@@ -84,6 +84,7 @@ public final class MetricsRegistry: Sendable {
             ("bytes_out_total", "counter", "Bytes from endpoints to clients.", { $0.bytesOut.load(ordering: .relaxed) }),
             ("connect_failures_total", "counter", "Backend connects that failed.", { $0.connectFailures.load(ordering: .relaxed) }),
             ("refused_total", "counter", "Flows refused before reaching an endpoint.", { $0.refused.load(ordering: .relaxed) }),
+            ("denied_total", "counter", "New flows refused by the listener's IP group.", { $0.denied.load(ordering: .relaxed) }),
         ]
         for (suffix, type, help, value) in counters {
             family("slipstream_listener_\(suffix)", type, help)

@@ -23,14 +23,27 @@ public final class ListenerRouter: @unchecked Sendable {
             public var trafficDialPercentage: Int
             public var endpoints: [ConfigSnapshot.EndpointConfig]
         }
+        /// An IP group bound to the listener: `allow` (WHITE) admits only sources in `blocks`, otherwise (BLACK)
+        /// sources in `blocks` are refused.
+        public struct AccessControl: Sendable, Equatable {
+            public var allow: Bool
+            public var blocks: [CIDR]
+
+            public init(allow: Bool, blocks: [CIDR]) {
+                self.allow = allow
+                self.blocks = blocks
+            }
+        }
         public var listenerID: String
         public var sourceIPAffinity: Bool
         public var groups: [Group]
+        public var accessControl: AccessControl?
 
-        public init(listenerID: String, sourceIPAffinity: Bool, groups: [Group]) {
+        public init(listenerID: String, sourceIPAffinity: Bool, groups: [Group], accessControl: AccessControl? = nil) {
             self.listenerID = listenerID
             self.sourceIPAffinity = sourceIPAffinity
             self.groups = groups
+            self.accessControl = accessControl
         }
     }
 
@@ -70,6 +83,14 @@ public final class ListenerRouter: @unchecked Sendable {
     }
 
     public var listenerID: String { self.lock.withLock { self.plan.listenerID } }
+
+    /// Whether the listener's access control lets a new flow from `clientAddress` in.
+    public func admits(clientAddress: String) -> Bool {
+        guard let control = self.lock.withLock({ self.plan.accessControl }) else { return true }
+        guard let address = IPAddress(clientAddress) else { return !control.allow }
+        let listed = control.blocks.contains { $0.contains(address) }
+        return control.allow ? listed : !listed
+    }
 
     /// The endpoints a new flow from `clientAddress` should try, best first; empty when there is none.
     public func choose(clientAddress: String) -> [EndpointTarget] {

@@ -33,6 +33,13 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         let client = context.channel.remoteAddress?.ipAddress ?? ""
+        guard self.context.router.admits(clientAddress: client) else {
+            // Closed before any endpoint is contacted.
+            self.context.listenerStats.denied.wrappingIncrement(ordering: .relaxed)
+            self.state = .closed
+            context.close(promise: nil)
+            return
+        }
         let targets = self.context.router.choose(clientAddress: client)
         self.context.listenerStats.opened()
         context.channel.closeFuture.whenComplete { [stats = self.context.listenerStats] _ in stats.closed() }

@@ -70,6 +70,10 @@ extension UDPListenerHandler: ChannelInboundHandler {
             return
         }
         let listenerStats = self.forwarding.listenerStats
+        guard self.forwarding.router.admits(clientAddress: client.ipAddress ?? "") else {
+            listenerStats.denied.wrappingIncrement(ordering: .relaxed)
+            return
+        }
         guard self.sessions.count < self.limits.maxSessions,
             let target = self.forwarding.router.choose(clientAddress: client.ipAddress ?? "").first
         else {

@@ -62,6 +62,9 @@ extension ControlPlane {
     }
 
     public func deleteListener(domainID: String, id: String) async throws {
+        if let group = try await self.read({ db in try await Self.ipGroup(associatedWith: id, domainID: domainID, on: db) }) {
+            throw GAError.inUse(.listener, id, by: .ipGroup).with(detail: "ip_group \(group.id)")
+        }
         try await self.markDeleting(ListenerSpec.self, id, domainID: domainID, blockedBy: [.endpointGroup])
     }
 

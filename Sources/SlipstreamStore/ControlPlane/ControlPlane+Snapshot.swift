@@ -51,6 +51,13 @@ extension ControlPlane {
                     )
                 )
             }
+            for group in try await ResourceRepository.live(IPGroupSpec.self, on: db) {
+                for binding in group.spec.associatedListeners {
+                    snapshot.accessControls.append(
+                        .init(listenerID: binding.listenerID, type: binding.type, cidrs: group.spec.ipList.map(\.cidr))
+                    )
+                }
+            }
             return snapshot
         }
     }
