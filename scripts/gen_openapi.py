@@ -39,6 +39,9 @@ SERVED_GROUPS = {
     "endpoint": "Endpoints",
     "health_check": "Health checks",
     "ip_group": "IP groups",
+    "quota": "Quotas",
+    "pop": "PoPs",
+    "byoip_pool": "BYOIP pools",
 }
 # Individual operations served outside those groups.
 EXTRA_OPERATIONS = {
@@ -49,6 +52,9 @@ TAG_DESCRIPTIONS = {
     "Accelerators": "Global accelerators and their anycast IP sets.",
     "Listeners": "TCP/UDP listeners (port ranges) on an accelerator.",
     "IP groups": "CIDR lists bound to listeners as allow (WHITE) or deny (BLACK) lists.",
+    "Quotas": "The account's quotas and their current use.",
+    "PoPs": "The data-plane nodes serving this deployment.",
+    "BYOIP pools": "Operator-configured bring-your-own-IP pools.",
     "Endpoint groups": "Per-region groups of endpoints bound to exactly one listener.",
     "Endpoints": "Backend endpoints (EIP, ECS, ELB, custom IP/domain) inside an endpoint group.",
     "Health checks": "Health checks of an endpoint group.",

@@ -24,6 +24,7 @@ public func buildApplication(
     var pop: EmbeddedPoP?
     if configuration.dataPlaneEnabled {
         var popConfiguration = PoPConfiguration(regionID: configuration.effectivePopRegion)
+        popConfiguration.popID = configuration.popID
         popConfiguration.connectTimeout = .milliseconds(Int64(configuration.connectTimeoutMilliseconds))
         popConfiguration.drainTimeout = .seconds(Int64(configuration.drainTimeoutSeconds))
         popConfiguration.udpIdleTimeout = .seconds(Int64(configuration.udpIdleTimeoutSeconds))
@@ -73,6 +74,7 @@ func buildRouter(
     router.addRoutes(EndpointController(controlPlane: controlPlane).endpoints, atPath: "v1/endpoint-groups/:endpoint_group_id/endpoints")
     router.addRoutes(HealthCheckController(controlPlane: controlPlane).endpoints, atPath: "v1/health-checks")
     router.addRoutes(IPGroupController(controlPlane: controlPlane).endpoints, atPath: "v1/ip-groups")
+    router.addRoutes(AccountResourceController(controlPlane: controlPlane).endpoints, atPath: "v1")
     router.addRoutes(RegionController(regions: configuration.regions).endpoints, atPath: "v1/regions")
     router.addRoutes(
         IAMController(accounts: accounts, tokenKey: tokenKey, tokenLifetimeSeconds: configuration.tokenLifetimeSeconds).endpoints,

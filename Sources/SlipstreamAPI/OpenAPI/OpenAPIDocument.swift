@@ -38,6 +38,17 @@ enum OpenAPIDocument {
                   "type": "string"
                 }
               },
+              "DomainIdPath": {
+                "description": "Id of the domain.",
+                "in": "path",
+                "name": "domain_id",
+                "required": true,
+                "schema": {
+                  "maxLength": 36,
+                  "minLength": 1,
+                  "type": "string"
+                }
+              },
               "EndpointGroupIdPath": {
                 "description": "Id of the endpoint group.",
                 "in": "path",
@@ -470,6 +481,46 @@ enum OpenAPIDocument {
                 "properties": {
                   "request_id": {
                     "description": "Request id echoed by the service.",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
+              "ByoipPool": {
+                "properties": {
+                  "area": {
+                    "description": "Docs list the value \"EUROPE\", which is not in the SDK Area enum (SDK turns it into an empty object) Values of the Area enumeration.",
+                    "enum": [
+                      "OUTOFCM",
+                      "CM"
+                    ],
+                    "type": "string"
+                  },
+                  "cidr": {
+                    "type": "string"
+                  },
+                  "created_at": {
+                    "description": "ISO-8601 UTC, e.g. 2024-01-01T00:00:00.000Z.",
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "domain_id": {
+                    "description": "Tenant (account) id.",
+                    "type": "string"
+                  },
+                  "id": {
+                    "type": "string"
+                  },
+                  "ip_type": {
+                    "enum": [
+                      "IPV4",
+                      "IPV6"
+                    ],
+                    "type": "string"
+                  },
+                  "updated_at": {
+                    "description": "ISO-8601 UTC.",
+                    "format": "date-time",
                     "type": "string"
                   }
                 },
@@ -1669,6 +1720,40 @@ enum OpenAPIDocument {
                 },
                 "type": "object"
               },
+              "ListAllPopsResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "page_info": {
+                    "$ref": "#/components/schemas/PageInfo"
+                  },
+                  "pops": {
+                    "items": {
+                      "$ref": "#/components/schemas/PopOuterDetail"
+                    },
+                    "type": "array"
+                  }
+                },
+                "type": "object"
+              },
+              "ListByoipPoolsResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "byoip_pools": {
+                    "items": {
+                      "$ref": "#/components/schemas/ByoipPool"
+                    },
+                    "type": "array"
+                  },
+                  "page_info": {
+                    "$ref": "#/components/schemas/PageInfo"
+                  },
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
               "ListEndpointGroupsResponse": {
                 "description": "Response body.",
                 "properties": {
@@ -1776,6 +1861,26 @@ enum OpenAPIDocument {
                   "request_id": {
                     "description": "Request id echoed by the service.",
                     "type": "string"
+                  }
+                },
+                "type": "object"
+              },
+              "ListTenantQuotasResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "quotas": {
+                    "$ref": "#/components/schemas/ListTenantQuotasResponseBodyQuotas"
+                  }
+                },
+                "type": "object"
+              },
+              "ListTenantQuotasResponseBodyQuotas": {
+                "properties": {
+                  "resources": {
+                    "items": {
+                      "$ref": "#/components/schemas/QuotaOuterResource"
+                    },
+                    "type": "array"
                   }
                 },
                 "type": "object"
@@ -1919,6 +2024,14 @@ enum OpenAPIDocument {
                 ],
                 "type": "object"
               },
+              "PopOuterDetail": {
+                "properties": {
+                  "id": {
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
               "PortRange": {
                 "properties": {
                   "from_port": {
@@ -1937,6 +2050,24 @@ enum OpenAPIDocument {
                   "from_port",
                   "to_port"
                 ],
+                "type": "object"
+              },
+              "QuotaOuterResource": {
+                "properties": {
+                  "max": {
+                    "type": "integer"
+                  },
+                  "min": {
+                    "type": "integer"
+                  },
+                  "quota": {
+                    "type": "integer"
+                  },
+                  "type": {
+                    "description": "Quota key, e.g. \"accelerator_per_tenant\".",
+                    "type": "string"
+                  }
+                },
                 "type": "object"
               },
               "Region": {
@@ -2740,6 +2871,50 @@ enum OpenAPIDocument {
                 "summary": "Rename or re-describe an accelerator",
                 "tags": [
                   "Accelerators"
+                ]
+              }
+            },
+            "/v1/byoip-pools": {
+              "get": {
+                "description": "Page through bring-your-own-IP pools of the account.",
+                "operationId": "list_byoip_pools",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/LimitQuery"
+                  },
+                  {
+                    "$ref": "#/components/parameters/MarkerQuery"
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ListByoipPoolsResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Page through bring-your-own-IP pools of the account",
+                "tags": [
+                  "BYOIP pools"
                 ]
               }
             },
@@ -4188,6 +4363,50 @@ enum OpenAPIDocument {
                 ]
               }
             },
+            "/v1/pops": {
+              "get": {
+                "description": "Page through the access points (PoPs). Response model has no request_id field.",
+                "operationId": "list_all_pops",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/LimitQuery"
+                  },
+                  {
+                    "$ref": "#/components/parameters/MarkerQuery"
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ListAllPopsResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Page through the access points (PoPs)",
+                "tags": [
+                  "PoPs"
+                ]
+              }
+            },
             "/v1/regions": {
               "get": {
                 "description": "Return the regions where endpoint groups may live.",
@@ -4218,6 +4437,50 @@ enum OpenAPIDocument {
                 "summary": "Return the regions where endpoint groups may live",
                 "tags": [
                   "Regions"
+                ]
+              }
+            },
+            "/v1/{domain_id}/ga/quotas": {
+              "get": {
+                "description": "Return the account's GA quotas. Domain_id is the account id; SDK fills it from the request (GlobalCredentials would also substitute it); response model has no request_id field.",
+                "operationId": "list_tenant_quotas",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/DomainIdPath"
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ListTenantQuotasResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Return the account's GA quotas",
+                "tags": [
+                  "Quotas"
                 ]
               }
             },
@@ -4369,6 +4632,18 @@ enum OpenAPIDocument {
             {
               "description": "CIDR lists bound to listeners as allow (WHITE) or deny (BLACK) lists.",
               "name": "IP groups"
+            },
+            {
+              "description": "The account's quotas and their current use.",
+              "name": "Quotas"
+            },
+            {
+              "description": "The data-plane nodes serving this deployment.",
+              "name": "PoPs"
+            },
+            {
+              "description": "Operator-configured bring-your-own-IP pools.",
+              "name": "BYOIP pools"
             },
             {
               "description": "Regions in which endpoint groups may be created.",

@@ -15,7 +15,7 @@ public struct RegionInfo: Sendable, Equatable, Encodable {
     }
 }
 
-/// Per-account limits the write paths enforce (GA.9103).
+/// Per-account limits the write paths enforce (GA.9103) and `GET /v1/{domain_id}/ga/quotas` shows.
 public struct Quotas: Sendable, Equatable {
     public var acceleratorsPerAccount = 20
     public var listenersPerAccelerator = 10
@@ -23,6 +23,30 @@ public struct Quotas: Sendable, Equatable {
     public var ipGroupsPerAccount = 50
 
     public init() {}
+
+    /// Every quota by its API name, with its limit. Entries per IP group and listeners per IP group are fixed,
+    /// as in GA.
+    public var all: [(type: String, limit: Int)] {
+        [
+            ("accelerator_per_tenant", self.acceleratorsPerAccount),
+            ("listener_per_accelerator", self.listenersPerAccelerator),
+            ("endpoint_per_endpoint_group", self.endpointsPerGroup),
+            ("ip_group_per_tenant", self.ipGroupsPerAccount),
+            ("ip_per_ip_group", IPGroupSpec.maxEntries),
+            ("listener_per_ip_group", IPGroupSpec.maxListeners),
+        ]
+    }
+}
+
+/// An operator-configured bring-your-own-IP pool.
+public struct BYOIPPool: Sendable, Equatable {
+    public var cidr: CIDR
+    public var area: String
+
+    public init(cidr: CIDR, area: String) {
+        self.cidr = cidr
+        self.area = area
+    }
 }
 
 /// Everything `slipstream serve` can be told. Built from the environment and the command line.
@@ -41,6 +65,7 @@ public struct Quotas: Sendable, Equatable {
 /// - `SLIPSTREAM_MASTER_KEY`: base64 of 32 bytes; replaces the key file `master.key` in the data directory
 /// - `SLIPSTREAM_DATA_PLANE` (`on`), `SLIPSTREAM_POP_REGION` (the first region), `SLIPSTREAM_CONNECT_TIMEOUT_MS` (2000),
 ///   `SLIPSTREAM_DRAIN_TIMEOUT_SECONDS` (30), `SLIPSTREAM_UDP_IDLE_TIMEOUT_SECONDS` (60), `SLIPSTREAM_UDP_MAX_SESSIONS` (10000)
+/// - `SLIPSTREAM_POP_ID` (`embedded`), `SLIPSTREAM_BYOIP_POOLS`: comma-separated `CIDR=AREA` (default none)
 public struct SlipstreamConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
@@ -73,6 +98,10 @@ public struct SlipstreamConfiguration: Sendable {
     public var drainTimeoutSeconds = 30
     public var udpIdleTimeoutSeconds = 60
     public var udpMaxSessions = 10_000
+    /// Identifier of the embedded PoP in `GET /v1/pops`.
+    public var popID = "embedded"
+    /// Pools listed by `GET /v1/byoip-pools`.
+    public var byoipPools: [BYOIPPool] = []
 
     /// The region the embedded PoP serves.
     public var effectivePopRegion: String { self.popRegion ?? self.regions.first?.regionID ?? "local" }
@@ -143,6 +172,20 @@ public struct SlipstreamConfiguration: Sendable {
         if let n = try integer("SLIPSTREAM_DRAIN_TIMEOUT_SECONDS", 0...3600) { self.drainTimeoutSeconds = n }
         if let n = try integer("SLIPSTREAM_UDP_IDLE_TIMEOUT_SECONDS", 1...3600) { self.udpIdleTimeoutSeconds = n }
         if let n = try integer("SLIPSTREAM_UDP_MAX_SESSIONS", 1...1_000_000) { self.udpMaxSessions = n }
+        if let id = value("SLIPSTREAM_POP_ID") {
+            guard id.count <= 36 else { throw ConfigurationError("SLIPSTREAM_POP_ID must be at most 36 characters") }
+            self.popID = id
+        }
+        if let raw = value("SLIPSTREAM_BYOIP_POOLS") {
+            self.byoipPools = []
+            for part in raw.split(separator: ",") {
+                let fields = part.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard fields.count == 2, let block = CIDR(fields[0]), ["CM", "OUTOFCM"].contains(fields[1]) else {
+                    throw ConfigurationError("SLIPSTREAM_BYOIP_POOLS: \(part) is not CIDR=CM or CIDR=OUTOFCM")
+                }
+                self.byoipPools.append(BYOIPPool(cidr: block, area: fields[1]))
+            }
+        }
     }
 }
 

@@ -1,0 +1,104 @@
+import Crypto
+import Foundation
+import Hummingbird
+import SlipstreamCore
+import SlipstreamStore
+
+/// Read-only views of the deployment: quotas, PoPs and BYOIP pools.
+struct AccountResourceController {
+    let controlPlane: ControlPlane
+    /// When the server started; the creation time of operator-configured pools.
+    let started = Timestamp.now()
+
+    var endpoints: RouteCollection<SlipstreamRequestContext> {
+        let routes = RouteCollection(context: SlipstreamRequestContext.self)
+        routes.get(":domain_id/ga/quotas", use: self.quotas)
+        routes.get("pops", use: self.pops)
+        routes.get("byoip-pools", use: self.byoipPools)
+        return routes
+    }
+
+    struct QuotaList: Encodable {
+        var resources: [QuotaUsage]
+    }
+
+    func quotas(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
+        let caller = try context.requireCaller()
+        let domainID = try RequestParsing.id("domain_id", context: context)
+        // Another account's quotas do not exist for this caller.
+        guard domainID == caller.domainID else { throw GAError(status: 404, code: "GA.9002", message: "Not found: domain \(domainID)") }
+        let quotas = try await self.controlPlane.quotas(domainID: caller.domainID)
+        return try JSONResponse.make(.ok, ["quotas": QuotaList(resources: quotas)], context: context)
+    }
+
+    struct PoPDetail: Encodable {
+        var id: String
+        var regionID: String
+        var status: String
+        /// The address blocks accelerators served by this PoP get their addresses from.
+        var addresses: [String]
+    }
+
+    func pops(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
+        _ = try context.requireCaller()
+        let configuration = self.controlPlane.configuration
+        var pops: [PoPDetail] = []
+        if configuration.dataPlaneEnabled {
+            let blocks = configuration.pools.keys.sorted().flatMap { configuration.pools[$0]! }.map(\.description)
+            pops.append(PoPDetail(id: configuration.popID, regionID: configuration.effectivePopRegion, status: "ACTIVE", addresses: blocks))
+        }
+        return try self.page("pops", pops, id: \.id, request: request, context: context)
+    }
+
+    struct BYOIPPoolDetail: Encodable {
+        var id: String
+        var cidr: String
+        var ipType: String
+        var area: String
+        var domainID: String
+        var createdAt: String
+        var updatedAt: String
+    }
+
+    func byoipPools(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
+        let caller = try context.requireCaller()
+        let pools = self.controlPlane.configuration.byoipPools.map { pool in
+            BYOIPPoolDetail(
+                id: Self.stableID(pool.cidr.description),
+                cidr: pool.cidr.description,
+                ipType: pool.cidr.base.isIPv4 ? "IPV4" : "IPV6",
+                area: pool.area,
+                domainID: caller.domainID,
+                createdAt: self.started,
+                updatedAt: self.started
+            )
+        }
+        return try self.page("byoip_pools", pools.sorted { $0.id < $1.id }, id: \.id, request: request, context: context)
+    }
+
+    /// Marker paging over a short in-memory list ordered by id.
+    private func page<T: Encodable>(
+        _ key: String,
+        _ items: [T],
+        id: (T) -> String,
+        request: Request,
+        context: SlipstreamRequestContext
+    ) throws -> Response {
+        let query = try RequestParsing.listQuery(request, filters: [])
+        let after = items.filter { item in query.marker.map { id(item) > $0 } ?? true }
+        let page = Array(after.prefix(query.limit))
+        let next = after.count > query.limit ? page.last.map(id) : nil
+        return try JSONResponse.make(
+            .ok,
+            [key: page, "page_info": JSONResponse.PageInfo(nextMarker: next, currentCount: page.count)],
+            context: context
+        )
+    }
+
+    /// A UUID-shaped id derived from a name, the same on every start.
+    static func stableID(_ name: String) -> String {
+        let hex = SHA256.hash(data: Data(name.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let chars = Array(hex)
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(chars[$0]) }.joined(separator: "-")
+    }
+}
