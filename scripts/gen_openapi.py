@@ -42,6 +42,7 @@ SERVED_GROUPS = {
     "quota": "Quotas",
     "pop": "PoPs",
     "byoip_pool": "BYOIP pools",
+    "tag": "Tags",
 }
 # Individual operations served outside those groups.
 EXTRA_OPERATIONS = {
@@ -55,6 +56,7 @@ TAG_DESCRIPTIONS = {
     "Quotas": "The account's quotas and their current use.",
     "PoPs": "The data-plane nodes serving this deployment.",
     "BYOIP pools": "Operator-configured bring-your-own-IP pools.",
+    "Tags": "Tags of accelerators and listeners, and queries by tag.",
     "Endpoint groups": "Per-region groups of endpoints bound to exactly one listener.",
     "Endpoints": "Backend endpoints (EIP, ECS, ELB, custom IP/domain) inside an endpoint group.",
     "Health checks": "Health checks of an endpoint group.",

@@ -75,6 +75,7 @@ func buildRouter(
     router.addRoutes(HealthCheckController(controlPlane: controlPlane).endpoints, atPath: "v1/health-checks")
     router.addRoutes(IPGroupController(controlPlane: controlPlane).endpoints, atPath: "v1/ip-groups")
     router.addRoutes(AccountResourceController(controlPlane: controlPlane).endpoints, atPath: "v1")
+    router.addRoutes(TagController(controlPlane: controlPlane).endpoints, atPath: "v1")
     router.addRoutes(RegionController(regions: configuration.regions).endpoints, atPath: "v1/regions")
     router.addRoutes(
         IAMController(accounts: accounts, tokenKey: tokenKey, tokenLifetimeSeconds: configuration.tokenLifetimeSeconds).endpoints,

@@ -12,7 +12,8 @@ struct AccountResourceController {
 
     var endpoints: RouteCollection<SlipstreamRequestContext> {
         let routes = RouteCollection(context: SlipstreamRequestContext.self)
-        routes.get(":domain_id/ga/quotas", use: self.quotas)
+        // The router allows one capture name per position; `/v1/{resource_type}/…` of the tag routes shares this one.
+        routes.get(":scope/ga/quotas", use: self.quotas)
         routes.get("pops", use: self.pops)
         routes.get("byoip-pools", use: self.byoipPools)
         return routes
@@ -24,7 +25,7 @@ struct AccountResourceController {
 
     func quotas(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let domainID = try RequestParsing.id("domain_id", context: context)
+        let domainID = try RequestParsing.id("scope", named: "domain_id", context: context)
         // Another account's quotas do not exist for this caller.
         guard domainID == caller.domainID else { throw GAError(status: 404, code: "GA.9002", message: "Not found: domain \(domainID)") }
         let quotas = try await self.controlPlane.quotas(domainID: caller.domainID)

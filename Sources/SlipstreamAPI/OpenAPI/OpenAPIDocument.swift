@@ -169,6 +169,17 @@ enum OpenAPIDocument {
                   "type": "string"
                 }
               },
+              "OffsetQuery": {
+                "description": "Records to skip (docs wrongly say bytes)",
+                "in": "query",
+                "name": "offset",
+                "required": false,
+                "schema": {
+                  "default": 0,
+                  "minimum": 0,
+                  "type": "integer"
+                }
+              },
               "PageReverseQuery": {
                 "in": "query",
                 "name": "page_reverse",
@@ -176,6 +187,29 @@ enum OpenAPIDocument {
                 "schema": {
                   "default": false,
                   "type": "boolean"
+                }
+              },
+              "ResourceIdPath": {
+                "description": "Id of the resource.",
+                "in": "path",
+                "name": "resource_id",
+                "required": true,
+                "schema": {
+                  "maxLength": 36,
+                  "minLength": 1,
+                  "type": "string"
+                }
+              },
+              "ResourceTypePath": {
+                "in": "path",
+                "name": "resource_type",
+                "required": true,
+                "schema": {
+                  "enum": [
+                    "ga-accelerators",
+                    "ga-listeners"
+                  ],
+                  "type": "string"
                 }
               },
               "StatusQuery": {
@@ -543,6 +577,20 @@ enum OpenAPIDocument {
                   "DELETING"
                 ],
                 "type": "string"
+              },
+              "CountResourcesByTagResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  },
+                  "total_count": {
+                    "description": "Total matches.",
+                    "type": "integer"
+                  }
+                },
+                "type": "object"
               },
               "CreateAcceleratorOption": {
                 "properties": {
@@ -997,6 +1045,53 @@ enum OpenAPIDocument {
                     "type": "string"
                   }
                 },
+                "type": "object"
+              },
+              "CreateTagsRequestBody": {
+                "description": "Request body.",
+                "properties": {
+                  "tags": {
+                    "items": {
+                      "$ref": "#/components/schemas/ResourceTag"
+                    },
+                    "maxItems": 20,
+                    "minItems": 1,
+                    "type": "array"
+                  }
+                },
+                "required": [
+                  "tags"
+                ],
+                "type": "object"
+              },
+              "DeleteTagsRequestBody": {
+                "description": "Request body.",
+                "properties": {
+                  "tags": {
+                    "items": {
+                      "$ref": "#/components/schemas/DeletingResourceTag"
+                    },
+                    "minItems": 1,
+                    "type": "array"
+                  }
+                },
+                "required": [
+                  "tags"
+                ],
+                "type": "object"
+              },
+              "DeletingResourceTag": {
+                "properties": {
+                  "key": {
+                    "description": "UTF-8 letters, digits, space and _ . : = + - @ ; keys starting with _sys_ are reserved.",
+                    "maxLength": 128,
+                    "minLength": 1,
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "key"
+                ],
                 "type": "object"
               },
               "DisassociateListenerRequestBody": {
@@ -1865,6 +1960,61 @@ enum OpenAPIDocument {
                 },
                 "type": "object"
               },
+              "ListResourcesByTagRequestBody": {
+                "description": "Request body.",
+                "properties": {
+                  "matches": {
+                    "items": {
+                      "$ref": "#/components/schemas/Match"
+                    },
+                    "maxItems": 1,
+                    "type": "array"
+                  },
+                  "tags": {
+                    "items": {
+                      "$ref": "#/components/schemas/Tag"
+                    },
+                    "maxItems": 20,
+                    "type": "array"
+                  }
+                },
+                "type": "object"
+              },
+              "ListResourcesByTagResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "resources": {
+                    "items": {
+                      "$ref": "#/components/schemas/ResourceTags"
+                    },
+                    "type": "array"
+                  },
+                  "total_count": {
+                    "description": "Total matches, independent of limit/offset.",
+                    "type": "integer"
+                  }
+                },
+                "type": "object"
+              },
+              "ListTagsResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  },
+                  "tags": {
+                    "items": {
+                      "$ref": "#/components/schemas/Tag"
+                    },
+                    "type": "array"
+                  },
+                  "total_count": {
+                    "type": "integer"
+                  }
+                },
+                "type": "object"
+              },
               "ListTenantQuotasResponse": {
                 "description": "Response body.",
                 "properties": {
@@ -2006,6 +2156,25 @@ enum OpenAPIDocument {
                   "UDP"
                 ],
                 "type": "string"
+              },
+              "Match": {
+                "properties": {
+                  "key": {
+                    "enum": [
+                      "resource_name"
+                    ],
+                    "type": "string"
+                  },
+                  "value": {
+                    "maxLength": 255,
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "key",
+                  "value"
+                ],
+                "type": "object"
               },
               "PageInfo": {
                 "properties": {
@@ -2150,6 +2319,23 @@ enum OpenAPIDocument {
                 ],
                 "type": "object"
               },
+              "ResourceTags": {
+                "properties": {
+                  "resource_id": {
+                    "type": "string"
+                  },
+                  "resource_name": {
+                    "type": "string"
+                  },
+                  "tags": {
+                    "items": {
+                      "$ref": "#/components/schemas/ResourceTag"
+                    },
+                    "type": "array"
+                  }
+                },
+                "type": "object"
+              },
               "ShowAcceleratorResponse": {
                 "description": "Response body.",
                 "properties": {
@@ -2226,6 +2412,44 @@ enum OpenAPIDocument {
                     "type": "string"
                   }
                 },
+                "type": "object"
+              },
+              "ShowResourceTagsResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  },
+                  "tags": {
+                    "items": {
+                      "$ref": "#/components/schemas/ResourceTag"
+                    },
+                    "type": "array"
+                  }
+                },
+                "type": "object"
+              },
+              "Tag": {
+                "properties": {
+                  "key": {
+                    "maxLength": 128,
+                    "minLength": 1,
+                    "type": "string"
+                  },
+                  "values": {
+                    "items": {
+                      "maxLength": 255,
+                      "type": "string"
+                    },
+                    "maxItems": 10,
+                    "type": "array"
+                  }
+                },
+                "required": [
+                  "key",
+                  "values"
+                ],
                 "type": "object"
               },
               "UpdateAcceleratorOption": {
@@ -4484,6 +4708,345 @@ enum OpenAPIDocument {
                 ]
               }
             },
+            "/v1/{resource_type}/resource-instances/count": {
+              "post": {
+                "description": "Count accelerators/listeners matching tag filters. Tag filter semantics are not spelled out in GA docs; the usual Huawei tag-service rule is: different keys AND-ed, values of one key OR-ed, empty values = key present; no body fields = all resources of the type.",
+                "operationId": "count_resources_by_tag",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/ResourceTypePath"
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/ListResourcesByTagRequestBody"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/CountResourcesByTagResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Count accelerators/listeners matching tag filters",
+                "tags": [
+                  "Tags"
+                ]
+              }
+            },
+            "/v1/{resource_type}/resource-instances/filter": {
+              "post": {
+                "description": "Find accelerators/listeners by tags and/or name, offset-paged. Tag filter semantics are not spelled out in GA docs; the usual Huawei tag-service rule is: different keys AND-ed, values of one key OR-ed, empty values = key present; no body fields = all resources of the type; response model has no request_id field.",
+                "operationId": "list_resources_by_tag",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/ResourceTypePath"
+                  },
+                  {
+                    "in": "query",
+                    "name": "limit",
+                    "required": false,
+                    "schema": {
+                      "default": 1000,
+                      "maximum": 1000,
+                      "minimum": 1,
+                      "type": "integer"
+                    }
+                  },
+                  {
+                    "$ref": "#/components/parameters/OffsetQuery"
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/ListResourcesByTagRequestBody"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ListResourcesByTagResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Find accelerators/listeners by tags and/or name, offset-paged",
+                "tags": [
+                  "Tags"
+                ]
+              }
+            },
+            "/v1/{resource_type}/tags": {
+              "get": {
+                "description": "List all tag keys with their values used on a resource type.",
+                "operationId": "list_tags",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/ResourceTypePath"
+                  },
+                  {
+                    "in": "query",
+                    "name": "limit",
+                    "required": false,
+                    "schema": {
+                      "default": 1000,
+                      "maximum": 1000,
+                      "minimum": 1,
+                      "type": "integer"
+                    }
+                  },
+                  {
+                    "$ref": "#/components/parameters/OffsetQuery"
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ListTagsResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "List all tag keys with their values used on a resource type",
+                "tags": [
+                  "Tags"
+                ]
+              }
+            },
+            "/v1/{resource_type}/{resource_id}/tags": {
+              "get": {
+                "description": "List the tags of one accelerator or listener.",
+                "operationId": "show_resource_tags",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/ResourceTypePath"
+                  },
+                  {
+                    "$ref": "#/components/parameters/ResourceIdPath"
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ShowResourceTagsResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "List the tags of one accelerator or listener",
+                "tags": [
+                  "Tags"
+                ]
+              }
+            },
+            "/v1/{resource_type}/{resource_id}/tags/create": {
+              "post": {
+                "description": "Add tags to one accelerator or listener (duplicate keys in one request -> GA.9107). Docs show 204 together with a {request_id} body; a 204 cannot carry a body, the SDK accepts an empty one.",
+                "operationId": "create_tags",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/ResourceTypePath"
+                  },
+                  {
+                    "$ref": "#/components/parameters/ResourceIdPath"
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/CreateTagsRequestBody"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "204": {
+                    "description": "No Content",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Add tags to one accelerator or listener (duplicate keys in one request -> GA.9107)",
+                "tags": [
+                  "Tags"
+                ]
+              }
+            },
+            "/v1/{resource_type}/{resource_id}/tags/delete": {
+              "delete": {
+                "description": "Remove tags (by key) from one accelerator or listener. Docs show 204 together with a {request_id} body; a 204 cannot carry a body, the SDK accepts an empty one.",
+                "operationId": "delete_tags",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/ResourceTypePath"
+                  },
+                  {
+                    "$ref": "#/components/parameters/ResourceIdPath"
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/DeleteTagsRequestBody"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "204": {
+                    "description": "No Content",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Remove tags (by key) from one accelerator or listener",
+                "tags": [
+                  "Tags"
+                ]
+              }
+            },
             "/v3/auth/domains": {
               "get": {
                 "description": "The Huawei Cloud SDK (GlobalCredentials without a domain id) calls this and uses domains[0].id as X-Domain-Id.",
@@ -4644,6 +5207,10 @@ enum OpenAPIDocument {
             {
               "description": "Operator-configured bring-your-own-IP pools.",
               "name": "BYOIP pools"
+            },
+            {
+              "description": "Tags of accelerators and listeners, and queries by tag.",
+              "name": "Tags"
             },
             {
               "description": "Regions in which endpoint groups may be created.",

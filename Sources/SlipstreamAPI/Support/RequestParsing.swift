@@ -29,10 +29,10 @@ enum RequestParsing {
         }
     }
 
-    /// A path id, 1–36 characters.
-    static func id(_ name: String, context: SlipstreamRequestContext) throws -> String {
+    /// A path id, 1–36 characters; `named` is how errors call it when the route names it differently.
+    static func id(_ name: String, named label: String? = nil, context: SlipstreamRequestContext) throws -> String {
         guard let value = context.parameters.get(name), !value.isEmpty, value.count <= 36 else {
-            throw GAError.invalid(name, "length must be between 1 and 36")
+            throw GAError.invalid(label ?? name, "length must be between 1 and 36")
         }
         return value
     }

@@ -68,6 +68,9 @@ extension GAError {
     /// 400 GA.9107: the same tag key twice in one request.
     public static let duplicateTagKey = GAError(status: 400, code: "GA.9107", message: "Tag key is duplicated")
 
+    /// 400 GA.9108: the same value twice for one tag key.
+    public static let duplicateTagValue = GAError(status: 400, code: "GA.9108", message: "Tag value is duplicated")
+
     /// 400 GA.9109: an empty tag key.
     public static let emptyTagKey = GAError(status: 400, code: "GA.9109", message: "Tag key is empty")
 

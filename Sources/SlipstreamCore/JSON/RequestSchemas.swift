@@ -171,4 +171,39 @@ public enum RequestSchemas {
     public static let disassociateListener = Schema.object([
         .required("listener_id", .string(StringRule(minLength: 1, maxLength: 36)))
     ])
+
+    public static let createTags = Schema.object([
+        .required(
+            "tags",
+            .array(
+                .object([
+                    .required("key", .string(StringRule(minLength: 0, maxLength: 128, pattern: .tagKey))),
+                    .required("value", .string(StringRule(minLength: 0, maxLength: 255, pattern: .tagValue))),
+                ]),
+                minItems: 1,
+                maxItems: 20
+            )
+        )
+    ])
+
+    public static let deleteTags = Schema.object([
+        .required("tags", .array(.object([.required("key", .string(StringRule(minLength: 0, maxLength: 128)))]), minItems: 1, maxItems: 20))
+    ])
+
+    public static let tagFilter = Schema.object([
+        .optional(
+            "tags",
+            .array(
+                .object([
+                    .required("key", .string(StringRule(minLength: 0, maxLength: 128))),
+                    .required("values", .array(.string(StringRule(maxLength: 255)), maxItems: 10)),
+                ]),
+                maxItems: 20
+            )
+        ),
+        .optional(
+            "matches",
+            .array(.object([.required("key", oneOf("resource_name")), .required("value", .string(StringRule(maxLength: 255)))]), maxItems: 1)
+        ),
+    ])
 }
