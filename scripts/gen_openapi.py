@@ -43,6 +43,7 @@ SERVED_GROUPS = {
     "pop": "PoPs",
     "byoip_pool": "BYOIP pools",
     "tag": "Tags",
+    "logtank": "Logtanks",
 }
 # Individual operations served outside those groups.
 EXTRA_OPERATIONS = {
@@ -57,6 +58,7 @@ TAG_DESCRIPTIONS = {
     "PoPs": "The data-plane nodes serving this deployment.",
     "BYOIP pools": "Operator-configured bring-your-own-IP pools.",
     "Tags": "Tags of accelerators and listeners, and queries by tag.",
+    "Logtanks": "Access logs of listeners, written by the data plane.",
     "Endpoint groups": "Per-region groups of endpoints bound to exactly one listener.",
     "Endpoints": "Backend endpoints (EIP, ECS, ELB, custom IP/domain) inside an endpoint group.",
     "Health checks": "Health checks of an endpoint group.",

@@ -29,7 +29,12 @@ public func buildApplication(
         popConfiguration.drainTimeout = .seconds(Int64(configuration.drainTimeoutSeconds))
         popConfiguration.udpIdleTimeout = .seconds(Int64(configuration.udpIdleTimeoutSeconds))
         popConfiguration.udpMaxSessions = configuration.udpMaxSessions
-        let embedded = EmbeddedPoP(configuration: popConfiguration, metrics: metrics, logger: logger) { signal.wake() }
+        let accessLog = AccessLogWriter(
+            directory: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("logs").path,
+            maxFileBytes: configuration.accessLogMaxBytes,
+            logger: logger
+        )
+        let embedded = EmbeddedPoP(configuration: popConfiguration, metrics: metrics, accessLog: accessLog, logger: logger) { signal.wake() }
         services.append(PoPService(pop: embedded))
         pop = embedded
     }
@@ -74,6 +79,7 @@ func buildRouter(
     router.addRoutes(EndpointController(controlPlane: controlPlane).endpoints, atPath: "v1/endpoint-groups/:endpoint_group_id/endpoints")
     router.addRoutes(HealthCheckController(controlPlane: controlPlane).endpoints, atPath: "v1/health-checks")
     router.addRoutes(IPGroupController(controlPlane: controlPlane).endpoints, atPath: "v1/ip-groups")
+    router.addRoutes(LogtankController(controlPlane: controlPlane).endpoints, atPath: "v1/logtanks")
     router.addRoutes(AccountResourceController(controlPlane: controlPlane).endpoints, atPath: "v1")
     router.addRoutes(TagController(controlPlane: controlPlane).endpoints, atPath: "v1")
     router.addRoutes(RegionController(regions: configuration.regions).endpoints, atPath: "v1/regions")

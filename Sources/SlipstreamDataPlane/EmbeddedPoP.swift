@@ -39,6 +39,8 @@ public actor EmbeddedPoP: PoP {
 
     public let configuration: PoPConfiguration
     public nonisolated let metrics: MetricsRegistry
+    /// Writes access logs of listeners with a logtank; nil turns access logging off.
+    public nonisolated let accessLog: AccessLogWriter?
     private let group: any EventLoopGroup
     private let logger: Logger
     private let health = HealthBook()
@@ -54,12 +56,14 @@ public actor EmbeddedPoP: PoP {
     public init(
         configuration: PoPConfiguration,
         metrics: MetricsRegistry,
+        accessLog: AccessLogWriter? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger,
         onHealthChange: @escaping @Sendable () -> Void = {}
     ) {
         self.configuration = configuration
         self.metrics = metrics
+        self.accessLog = accessLog
         self.group = group
         self.logger = logger
         self.checker = HealthChecker(book: self.health, group: group, logger: logger, onChange: onHealthChange)
@@ -119,6 +123,10 @@ public actor EmbeddedPoP: PoP {
         let groupsByListener = Dictionary(grouping: snapshot.endpointGroups, by: \.listenerID)
         let endpointsByGroup = Dictionary(grouping: snapshot.endpoints, by: \.groupID)
         let controls = Dictionary(snapshot.accessControls.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a })
+        let sinks = Dictionary(
+            snapshot.logSinks.map { ($0.listenerID, LogSink(group: $0.logGroupID, stream: $0.logStreamID)) },
+            uniquingKeysWith: { a, _ in a }
+        )
         var routers: [String: ListenerRouter] = [:]
         for listener in snapshot.listeners {
             let plan = ListenerRouter.Plan(
@@ -134,7 +142,8 @@ public actor EmbeddedPoP: PoP {
                 },
                 accessControl: controls[listener.id].map { control in
                     .init(allow: control.type == "WHITE", blocks: control.cidrs.compactMap { CIDR(parsing: $0) })
-                }
+                },
+                logSink: self.accessLog == nil ? nil : sinks[listener.id]
             )
             if let router = self.routers[listener.id] {
                 router.update(plan)
@@ -188,6 +197,7 @@ public actor EmbeddedPoP: PoP {
             listenerStats: self.metrics.listener(router.listenerID),
             metrics: self.metrics,
             flows: self.flows,
+            accessLog: self.accessLog,
             connectTimeout: self.configuration.connectTimeout,
             logger: self.logger
         )

@@ -7,6 +7,7 @@ struct ForwardingContext: Sendable {
     let listenerStats: FlowStats
     let metrics: MetricsRegistry
     let flows: FlowTracker
+    let accessLog: AccessLogWriter?
     let connectTimeout: TimeAmount
     let logger: Logger
 }

@@ -329,3 +329,68 @@ import Testing
         }
     }
 }
+
+@Suite struct AccessLogTests {
+    /// Reads the JSON lines of a sink until `count` records are there, for up to five seconds.
+    static func records(_ dataDirectory: String, group: String, stream: String, count: Int) async throws -> [[String: Any]] {
+        let path = "\(dataDirectory)/logs/\(group)/\(stream).log"
+        var records: [[String: Any]] = []
+        for _ in 0..<100 {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            records = text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            if records.count >= count { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return records
+    }
+
+    @Test func finishedFlowsAreLoggedWithTheirBytes() async throws {
+        let space = DataPlaneTestSpace(11)
+        let backend = try await EchoBackend(host: "127.0.0.2", port: space.port)
+        defer { Task { try? await backend.stop() } }
+        try await space.server { $0.udpIdleTimeoutSeconds = 1 }.run { api in
+            let (address, listener, group) = try await api.acceleratorWithListener(port: space.port)
+            let endpoint = try await api.addEndpoint(groupID: group, ip: "127.0.0.2")
+            let udp = try await api.acceleratorWithListener(port: space.port, protocol: "UDP")
+            _ = try await api.addEndpoint(groupID: udp.groupID, ip: "127.0.0.2")
+            for (id, stream) in [(listener, "tcp"), (udp.listenerID, "udp")] {
+                let logtank =
+                    try await api.create(
+                        "/v1/logtanks",
+                        "logtank",
+                        #"{"logtank": {"resource_type": "LISTENER", "resource_id": "\#(id)", "log_group_id": "edge", "log_stream_id": "\#(stream)"}}"#
+                    )["id"] as! String
+                try await api.waitForStatus("/v1/logtanks/\(logtank)", "logtank", "ACTIVE")
+            }
+            try await api.waitEndpointsActive(group)
+            try await api.waitEndpointsActive(udp.groupID)
+
+            // Payloads of 5 and 11 bytes; each reply is the endpoint's address, a colon and the payload.
+            _ = try await Traffic.tcpRoundTrip(address, space.port, payload: "hello")
+            _ = try await Traffic.tcpRoundTrip(address, space.port, payload: "hello again", from: "127.0.5.9")
+            let tcp = try await Self.records(api.dataDirectory, group: "edge", stream: "tcp", count: 2)
+            try #require(tcp.count == 2, "\(tcp)")
+            let bytes = tcp.map { ($0["bytes_in"] as? Int ?? -1, $0["bytes_out"] as? Int ?? -1) }.sorted { $0.0 < $1.0 }
+            #expect(bytes.map(\.0) == [5, 11])
+            #expect(bytes.map(\.1) == [15, 21])
+            let second = try #require(tcp.first { $0["bytes_in"] as? Int == 11 })
+            #expect(second["client_address"] as? String == "127.0.5.9")
+            #expect(second["accelerator_address"] as? String == address)
+            #expect(second["accelerator_port"] as? Int == space.port)
+            #expect(second["endpoint_id"] as? String == endpoint)
+            #expect(second["listener_id"] as? String == listener)
+            #expect(second["protocol"] as? String == "TCP")
+            #expect(second["end"] as? String == "closed")
+            #expect((second["time"] as? String)?.hasSuffix("Z") == true)
+            #expect(second["duration_ms"] is Int)
+
+            // A UDP session is logged when it idles out.
+            _ = try await Traffic.udpRoundTrip(udp.address, space.port, payload: "ping")
+            let sessions = try await Self.records(api.dataDirectory, group: "edge", stream: "udp", count: 1)
+            #expect(sessions.first?["end"] as? String == "idle_timeout")
+            #expect(sessions.first?["bytes_in"] as? Int == 4)
+            #expect(sessions.first?["bytes_out"] as? Int == 14)
+            #expect(sessions.first?["protocol"] as? String == "UDP")
+        }
+    }
+}

@@ -148,6 +148,17 @@ enum OpenAPIDocument {
                   "type": "string"
                 }
               },
+              "LogtankIdPath": {
+                "description": "Id of the logtank.",
+                "in": "path",
+                "name": "logtank_id",
+                "required": true,
+                "schema": {
+                  "maxLength": 36,
+                  "minLength": 1,
+                  "type": "string"
+                }
+              },
               "MarkerQuery": {
                 "description": "Id of the last item of the previous page; use together with limit.",
                 "in": "query",
@@ -200,6 +211,15 @@ enum OpenAPIDocument {
                   "type": "string"
                 }
               },
+              "ResourceIdsQuery": {
+                "description": "Repeat the key: ?resource_ids=a&resource_ids=b.",
+                "in": "query",
+                "name": "resource_ids",
+                "required": false,
+                "schema": {
+                  "type": "array<string>"
+                }
+              },
               "ResourceTypePath": {
                 "in": "path",
                 "name": "resource_type",
@@ -208,6 +228,17 @@ enum OpenAPIDocument {
                   "enum": [
                     "ga-accelerators",
                     "ga-listeners"
+                  ],
+                  "type": "string"
+                }
+              },
+              "ResourceTypeQuery": {
+                "in": "query",
+                "name": "resource_type",
+                "required": false,
+                "schema": {
+                  "enum": [
+                    "LISTENER"
                   ],
                   "type": "string"
                 }
@@ -1039,6 +1070,60 @@ enum OpenAPIDocument {
                 "properties": {
                   "listener": {
                     "$ref": "#/components/schemas/ListenerDetail"
+                  },
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
+              "CreateLogtankOption": {
+                "properties": {
+                  "log_group_id": {
+                    "type": "string"
+                  },
+                  "log_stream_id": {
+                    "type": "string"
+                  },
+                  "resource_id": {
+                    "maxLength": 36,
+                    "minLength": 1,
+                    "type": "string"
+                  },
+                  "resource_type": {
+                    "description": "Values of the LogtankResourceType enumeration.",
+                    "enum": [
+                      "LISTENER"
+                    ],
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "resource_type",
+                  "resource_id",
+                  "log_group_id",
+                  "log_stream_id"
+                ],
+                "type": "object"
+              },
+              "CreateLogtankRequestBody": {
+                "description": "Request body.",
+                "properties": {
+                  "logtank": {
+                    "$ref": "#/components/schemas/CreateLogtankOption"
+                  }
+                },
+                "required": [
+                  "logtank"
+                ],
+                "type": "object"
+              },
+              "CreateLogtankResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "logtank": {
+                    "$ref": "#/components/schemas/LogtankDetail"
                   },
                   "request_id": {
                     "description": "Request id echoed by the service.",
@@ -1944,6 +2029,25 @@ enum OpenAPIDocument {
                 },
                 "type": "object"
               },
+              "ListLogtanksResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "logtanks": {
+                    "items": {
+                      "$ref": "#/components/schemas/LogtankDetail"
+                    },
+                    "type": "array"
+                  },
+                  "page_info": {
+                    "$ref": "#/components/schemas/PageInfo"
+                  },
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
               "ListRegionsResponse": {
                 "description": "Response body.",
                 "properties": {
@@ -2154,6 +2258,67 @@ enum OpenAPIDocument {
                 "enum": [
                   "TCP",
                   "UDP"
+                ],
+                "type": "string"
+              },
+              "LogtankDetail": {
+                "properties": {
+                  "created_at": {
+                    "description": "ISO-8601 UTC, e.g. 2024-01-01T00:00:00.000Z.",
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "domain_id": {
+                    "description": "Tenant (account) id.",
+                    "type": "string"
+                  },
+                  "id": {
+                    "description": "Server-generated UUID.",
+                    "format": "uuid",
+                    "maxLength": 36,
+                    "type": "string"
+                  },
+                  "log_group_id": {
+                    "type": "string"
+                  },
+                  "log_stream_id": {
+                    "type": "string"
+                  },
+                  "project_id": {
+                    "type": "string"
+                  },
+                  "resource_id": {
+                    "type": "string"
+                  },
+                  "resource_type": {
+                    "description": "Values of the LogtankResourceType enumeration.",
+                    "enum": [
+                      "LISTENER"
+                    ],
+                    "type": "string"
+                  },
+                  "status": {
+                    "description": "Provisioning status; PENDING right after create/update, DELETING during delete. Values of the ConfigStatus enumeration.",
+                    "enum": [
+                      "ACTIVE",
+                      "PENDING",
+                      "ERROR",
+                      "DELETING"
+                    ],
+                    "type": "string"
+                  },
+                  "updated_at": {
+                    "description": "ISO-8601 UTC.",
+                    "format": "date-time",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
+              "LogtankResourceType": {
+                "description": "Enumeration LogtankResourceType (fields using it list the values inline).",
+                "enum": [
+                  "LISTENER"
                 ],
                 "type": "string"
               },
@@ -2406,6 +2571,19 @@ enum OpenAPIDocument {
                 "properties": {
                   "listener": {
                     "$ref": "#/components/schemas/ListenerDetail"
+                  },
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
+              "ShowLogtankResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "logtank": {
+                    "$ref": "#/components/schemas/LogtankDetail"
                   },
                   "request_id": {
                     "description": "Request id echoed by the service.",
@@ -2736,6 +2914,46 @@ enum OpenAPIDocument {
                 "properties": {
                   "listener": {
                     "$ref": "#/components/schemas/ListenerDetail"
+                  },
+                  "request_id": {
+                    "description": "Request id echoed by the service.",
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              },
+              "UpdateLogtankOption": {
+                "properties": {
+                  "log_group_id": {
+                    "type": "string"
+                  },
+                  "log_stream_id": {
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "log_group_id",
+                  "log_stream_id"
+                ],
+                "type": "object"
+              },
+              "UpdateLogtankRequestBody": {
+                "description": "Request body.",
+                "properties": {
+                  "logtank": {
+                    "$ref": "#/components/schemas/UpdateLogtankOption"
+                  }
+                },
+                "required": [
+                  "logtank"
+                ],
+                "type": "object"
+              },
+              "UpdateLogtankResponse": {
+                "description": "Response body.",
+                "properties": {
+                  "logtank": {
+                    "$ref": "#/components/schemas/LogtankDetail"
                   },
                   "request_id": {
                     "description": "Request id echoed by the service.",
@@ -4587,6 +4805,243 @@ enum OpenAPIDocument {
                 ]
               }
             },
+            "/v1/logtanks": {
+              "get": {
+                "description": "Page through logtanks, filterable by resource ids/type.",
+                "operationId": "list_logtanks",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/LimitQuery"
+                  },
+                  {
+                    "$ref": "#/components/parameters/MarkerQuery"
+                  },
+                  {
+                    "$ref": "#/components/parameters/IdQuery"
+                  },
+                  {
+                    "$ref": "#/components/parameters/StatusQuery"
+                  },
+                  {
+                    "$ref": "#/components/parameters/ResourceIdsQuery"
+                  },
+                  {
+                    "$ref": "#/components/parameters/ResourceTypeQuery"
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ListLogtanksResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Page through logtanks, filterable by resource ids/type",
+                "tags": [
+                  "Logtanks"
+                ]
+              },
+              "post": {
+                "description": "Ship a listener's flow logs to an LTS log group/stream. Asynchronous: PENDING -> ACTIVE.",
+                "operationId": "create_logtank",
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/CreateLogtankRequestBody"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "201": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/CreateLogtankResponse"
+                        }
+                      }
+                    },
+                    "description": "Created",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Ship a listener's flow logs to an LTS log group/stream",
+                "tags": [
+                  "Logtanks"
+                ]
+              }
+            },
+            "/v1/logtanks/{logtank_id}": {
+              "delete": {
+                "description": "Stop log shipping and delete the logtank. Asynchronous: DELETING -> 404.",
+                "operationId": "delete_logtank",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/LogtankIdPath"
+                  }
+                ],
+                "responses": {
+                  "204": {
+                    "description": "No Content",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Stop log shipping and delete the logtank",
+                "tags": [
+                  "Logtanks"
+                ]
+              },
+              "get": {
+                "description": "Fetch one logtank.",
+                "operationId": "show_logtank",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/LogtankIdPath"
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ShowLogtankResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Fetch one logtank",
+                "tags": [
+                  "Logtanks"
+                ]
+              },
+              "put": {
+                "description": "Point a logtank at another log group/stream. Asynchronous: PENDING -> ACTIVE.",
+                "operationId": "update_logtank",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/LogtankIdPath"
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/UpdateLogtankRequestBody"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/UpdateLogtankResponse"
+                        }
+                      }
+                    },
+                    "description": "OK",
+                    "headers": {
+                      "X-Request-Id": {
+                        "$ref": "#/components/headers/X-Request-Id"
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalServerError"
+                  }
+                },
+                "summary": "Point a logtank at another log group/stream",
+                "tags": [
+                  "Logtanks"
+                ]
+              }
+            },
             "/v1/pops": {
               "get": {
                 "description": "Page through the access points (PoPs). Response model has no request_id field.",
@@ -5211,6 +5666,10 @@ enum OpenAPIDocument {
             {
               "description": "Tags of accelerators and listeners, and queries by tag.",
               "name": "Tags"
+            },
+            {
+              "description": "Access logs of listeners, written by the data plane.",
+              "name": "Logtanks"
             },
             {
               "description": "Regions in which endpoint groups may be created.",

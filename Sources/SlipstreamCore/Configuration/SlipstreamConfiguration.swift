@@ -65,7 +65,8 @@ public struct BYOIPPool: Sendable, Equatable {
 /// - `SLIPSTREAM_MASTER_KEY`: base64 of 32 bytes; replaces the key file `master.key` in the data directory
 /// - `SLIPSTREAM_DATA_PLANE` (`on`), `SLIPSTREAM_POP_REGION` (the first region), `SLIPSTREAM_CONNECT_TIMEOUT_MS` (2000),
 ///   `SLIPSTREAM_DRAIN_TIMEOUT_SECONDS` (30), `SLIPSTREAM_UDP_IDLE_TIMEOUT_SECONDS` (60), `SLIPSTREAM_UDP_MAX_SESSIONS` (10000)
-/// - `SLIPSTREAM_POP_ID` (`embedded`), `SLIPSTREAM_BYOIP_POOLS`: comma-separated `CIDR=AREA` (default none)
+/// - `SLIPSTREAM_POP_ID` (`embedded`), `SLIPSTREAM_BYOIP_POOLS`: comma-separated `CIDR=AREA` (default none),
+///   `SLIPSTREAM_ACCESS_LOG_MAX_BYTES` (10485760)
 public struct SlipstreamConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
@@ -102,6 +103,8 @@ public struct SlipstreamConfiguration: Sendable {
     public var popID = "embedded"
     /// Pools listed by `GET /v1/byoip-pools`.
     public var byoipPools: [BYOIPPool] = []
+    /// An access-log file is rotated before it would grow past this.
+    public var accessLogMaxBytes = 10 << 20
 
     /// The region the embedded PoP serves.
     public var effectivePopRegion: String { self.popRegion ?? self.regions.first?.regionID ?? "local" }
@@ -172,6 +175,7 @@ public struct SlipstreamConfiguration: Sendable {
         if let n = try integer("SLIPSTREAM_DRAIN_TIMEOUT_SECONDS", 0...3600) { self.drainTimeoutSeconds = n }
         if let n = try integer("SLIPSTREAM_UDP_IDLE_TIMEOUT_SECONDS", 1...3600) { self.udpIdleTimeoutSeconds = n }
         if let n = try integer("SLIPSTREAM_UDP_MAX_SESSIONS", 1...1_000_000) { self.udpMaxSessions = n }
+        if let n = try integer("SLIPSTREAM_ACCESS_LOG_MAX_BYTES", 1024...(1 << 30)) { self.accessLogMaxBytes = n }
         if let id = value("SLIPSTREAM_POP_ID") {
             guard id.count <= 36 else { throw ConfigurationError("SLIPSTREAM_POP_ID must be at most 36 characters") }
             self.popID = id

@@ -206,4 +206,26 @@ public enum RequestSchemas {
             .array(.object([.required("key", oneOf("resource_name")), .required("value", .string(StringRule(maxLength: 255)))]), maxItems: 1)
         ),
     ])
+
+    public static let createLogtank = Schema.object([
+        .required(
+            "logtank",
+            .object([
+                .required("resource_type", oneOf("LISTENER")),
+                .required("resource_id", id),
+                .required("log_group_id", .string(StringRule(minLength: 1, maxLength: 64))),
+                .required("log_stream_id", .string(StringRule(minLength: 1, maxLength: 64))),
+            ])
+        )
+    ])
+
+    public static let updateLogtank = Schema.object([
+        .required(
+            "logtank",
+            .object([
+                .required("log_group_id", .string(StringRule(minLength: 1, maxLength: 64))),
+                .required("log_stream_id", .string(StringRule(minLength: 1, maxLength: 64))),
+            ])
+        )
+    ])
 }

@@ -6,6 +6,7 @@ public enum ResourceKind: String, Sendable, CaseIterable, Codable {
     case endpoint
     case healthCheck = "health_check"
     case ipGroup = "ip_group"
+    case logtank
 }
 
 /// Provisioning status of a resource (`ConfigStatus`).

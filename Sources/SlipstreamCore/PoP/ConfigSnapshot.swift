@@ -13,6 +13,8 @@ public struct ConfigSnapshot: Codable, Sendable, Equatable {
     public var healthChecks: [HealthCheckConfig]
     /// Allow (`WHITE`) or deny (`BLACK`) lists of listeners, from IP groups.
     public var accessControls: [AccessControlConfig]
+    /// Access-log sinks of listeners, from logtanks.
+    public var logSinks: [LogSinkConfig]
 
     public init(
         revision: Int64,
@@ -21,7 +23,8 @@ public struct ConfigSnapshot: Codable, Sendable, Equatable {
         endpointGroups: [EndpointGroupConfig] = [],
         endpoints: [EndpointConfig] = [],
         healthChecks: [HealthCheckConfig] = [],
-        accessControls: [AccessControlConfig] = []
+        accessControls: [AccessControlConfig] = [],
+        logSinks: [LogSinkConfig] = []
     ) {
         self.revision = revision
         self.accelerators = accelerators
@@ -30,6 +33,19 @@ public struct ConfigSnapshot: Codable, Sendable, Equatable {
         self.endpoints = endpoints
         self.healthChecks = healthChecks
         self.accessControls = accessControls
+        self.logSinks = logSinks
+    }
+
+    public struct LogSinkConfig: Codable, Sendable, Equatable {
+        public var listenerID: String
+        public var logGroupID: String
+        public var logStreamID: String
+
+        public init(listenerID: String, logGroupID: String, logStreamID: String) {
+            self.listenerID = listenerID
+            self.logGroupID = logGroupID
+            self.logStreamID = logStreamID
+        }
     }
 
     public struct AccessControlConfig: Codable, Sendable, Equatable {

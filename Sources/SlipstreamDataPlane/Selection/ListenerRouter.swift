@@ -38,12 +38,15 @@ public final class ListenerRouter: @unchecked Sendable {
         public var sourceIPAffinity: Bool
         public var groups: [Group]
         public var accessControl: AccessControl?
+        /// Where finished flows are logged, when the listener has a logtank.
+        public var logSink: LogSink?
 
-        public init(listenerID: String, sourceIPAffinity: Bool, groups: [Group], accessControl: AccessControl? = nil) {
+        public init(listenerID: String, sourceIPAffinity: Bool, groups: [Group], accessControl: AccessControl? = nil, logSink: LogSink? = nil) {
             self.listenerID = listenerID
             self.sourceIPAffinity = sourceIPAffinity
             self.groups = groups
             self.accessControl = accessControl
+            self.logSink = logSink
         }
     }
 
@@ -83,6 +86,8 @@ public final class ListenerRouter: @unchecked Sendable {
     }
 
     public var listenerID: String { self.lock.withLock { self.plan.listenerID } }
+
+    public var logSink: LogSink? { self.lock.withLock { self.plan.logSink } }
 
     /// Whether the listener's access control lets a new flow from `clientAddress` in.
     public func admits(clientAddress: String) -> Bool {

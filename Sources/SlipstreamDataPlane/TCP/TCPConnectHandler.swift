@@ -18,6 +18,8 @@ final class TCPConnectHandler {
     /// to an end-of-file it was notified of, so this is bounded by the socket's receive buffer.
     private var early: [ByteBuffer] = []
     private var earlyEOF = false
+    /// Set when the listener has a logtank.
+    private var flowLog: FlowLog?
     private let context: ForwardingContext
     private let port: Int
 
@@ -33,8 +35,10 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         let client = context.channel.remoteAddress?.ipAddress ?? ""
+        self.flowLog = FlowLog.start(self.context, proto: "TCP", client: context.channel.remoteAddress, accelerator: context.channel.localAddress)
         guard self.context.router.admits(clientAddress: client) else {
             // Closed before any endpoint is contacted.
+            self.flowLog?.finish(endpoint: nil, end: "denied")
             self.context.listenerStats.denied.wrappingIncrement(ordering: .relaxed)
             self.state = .closed
             context.close(promise: nil)
@@ -44,6 +48,7 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.context.listenerStats.opened()
         context.channel.closeFuture.whenComplete { [stats = self.context.listenerStats] _ in stats.closed() }
         guard !targets.isEmpty else {
+            self.flowLog?.finish(endpoint: nil, end: "no_endpoint")
             self.context.listenerStats.refused.wrappingIncrement(ordering: .relaxed)
             self.state = .closed
             context.close(promise: nil)
@@ -102,6 +107,7 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
                     if attempt + 1 < targets.count {
                         self.connect(targets, attempt: attempt + 1, context: context)
                     } else {
+                        self.flowLog?.finish(endpoint: target, end: "connect_failed")
                         self.context.listenerStats.refused.wrappingIncrement(ordering: .relaxed)
                         self.state = .closed
                         context.close(promise: nil)
@@ -117,10 +123,14 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         let listener = self.context.listenerStats
         stats.opened()
         endpoint.closeFuture.whenComplete { _ in stats.closed() }
-        let (clientSide, endpointSide) = GlueHandler.matchedPair(
-            clientBytes: [listener.bytesIn, stats.bytesIn],
-            endpointBytes: [listener.bytesOut, stats.bytesOut]
-        )
+        var clientBytes = [listener.bytesIn, stats.bytesIn]
+        var endpointBytes = [listener.bytesOut, stats.bytesOut]
+        if let log = self.flowLog {
+            clientBytes.append(log.bytesIn)
+            endpointBytes.append(log.bytesOut)
+            context.channel.closeFuture.whenComplete { _ in log.finish(endpoint: target, end: "closed") }
+        }
+        let (clientSide, endpointSide) = GlueHandler.matchedPair(clientBytes: clientBytes, endpointBytes: endpointBytes)
         do {
             try endpoint.pipeline.syncOperations.addHandler(endpointSide)
             try context.pipeline.syncOperations.addHandler(clientSide)

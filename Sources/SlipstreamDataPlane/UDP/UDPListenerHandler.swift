@@ -15,6 +15,7 @@ final class UDPListenerHandler {
     private final class Session {
         let target: EndpointTarget
         let stats: FlowStats
+        var log: FlowLog?
         var channel: (any Channel)?
         var queue: [ByteBuffer] = []
         var lastActivity: NIODeadline
@@ -55,7 +56,7 @@ extension UDPListenerHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         self.sweeper?.cancel()
-        for session in self.sessions.values { self.end(session) }
+        for session in self.sessions.values { self.end(session, reason: "shutdown") }
         self.sessions.removeAll()
         context.fireChannelInactive()
     }
@@ -82,12 +83,14 @@ extension UDPListenerHandler: ChannelInboundHandler {
         }
         let stats = self.forwarding.metrics.endpoint(target.endpointID, listenerID: self.forwarding.router.listenerID)
         let session = Session(target: target, stats: stats, now: now)
+        session.log = FlowLog.start(self.forwarding, proto: "UDP", client: client, accelerator: context.channel.localAddress)
         self.sessions[client] = session
         listenerStats.opened()
         stats.opened()
         session.queue.append(envelope.data)
-        let replyHandler = UDPReplyHandler(client: client, listener: context.channel, listenerStats: listenerStats, endpointStats: stats) {
+        let replyHandler = UDPReplyHandler(client: client, listener: context.channel, listenerStats: listenerStats, endpointStats: stats) { bytes in
             session.lastActivity = .now()
+            session.log?.bytesOut.wrappingIncrement(by: bytes, ordering: .relaxed)
         }
         // The endpoint socket lives on this event loop, so the handler can be handed over loop-bound.
         let boundHandler = NIOLoopBound(replyHandler, eventLoop: context.eventLoop)
@@ -112,7 +115,7 @@ extension UDPListenerHandler: ChannelInboundHandler {
                     stats.connectFailures.wrappingIncrement(ordering: .relaxed)
                     if self.sessions[client] === session {
                         self.sessions[client] = nil
-                        self.end(session)
+                        self.end(session, reason: "connect_failed")
                     }
                 }
             }
@@ -124,6 +127,7 @@ extension UDPListenerHandler: ChannelInboundHandler {
             return
         }
         session.stats.bytesIn.wrappingIncrement(by: datagram.readableBytes, ordering: .relaxed)
+        session.log?.bytesIn.wrappingIncrement(by: datagram.readableBytes, ordering: .relaxed)
         self.forwarding.listenerStats.bytesIn.wrappingIncrement(by: datagram.readableBytes, ordering: .relaxed)
         channel.writeAndFlush(datagram, promise: nil)
     }
@@ -133,12 +137,13 @@ extension UDPListenerHandler: ChannelInboundHandler {
         for (client, session) in self.sessions {
             if session.lastActivity < cutoff {
                 self.sessions[client] = nil
-                self.end(session)
+                self.end(session, reason: "idle_timeout")
             }
         }
     }
 
-    private func end(_ session: Session) {
+    private func end(_ session: Session, reason: String) {
+        session.log?.finish(endpoint: session.target, end: reason)
         session.channel?.close(promise: nil)
         session.channel = nil
         session.stats.closed()
@@ -154,9 +159,10 @@ final class UDPReplyHandler: ChannelInboundHandler {
     private let listener: any Channel
     private let listenerStats: FlowStats
     private let endpointStats: FlowStats
-    private let touch: () -> Void
+    /// Told the size of every reply.
+    private let touch: (Int) -> Void
 
-    init(client: SocketAddress, listener: any Channel, listenerStats: FlowStats, endpointStats: FlowStats, touch: @escaping () -> Void) {
+    init(client: SocketAddress, listener: any Channel, listenerStats: FlowStats, endpointStats: FlowStats, touch: @escaping (Int) -> Void) {
         self.client = client
         self.listener = listener
         self.listenerStats = listenerStats
@@ -166,7 +172,7 @@ final class UDPReplyHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = self.unwrapInboundIn(data)
-        self.touch()
+        self.touch(envelope.data.readableBytes)
         self.listenerStats.bytesOut.wrappingIncrement(by: envelope.data.readableBytes, ordering: .relaxed)
         self.endpointStats.bytesOut.wrappingIncrement(by: envelope.data.readableBytes, ordering: .relaxed)
         self.listener.writeAndFlush(AddressedEnvelope(remoteAddress: self.client, data: envelope.data), promise: nil)

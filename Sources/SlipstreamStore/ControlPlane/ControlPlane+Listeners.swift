@@ -65,7 +65,7 @@ extension ControlPlane {
         if let group = try await self.read({ db in try await Self.ipGroup(associatedWith: id, domainID: domainID, on: db) }) {
             throw GAError.inUse(.listener, id, by: .ipGroup).with(detail: "ip_group \(group.id)")
         }
-        try await self.markDeleting(ListenerSpec.self, id, domainID: domainID, blockedBy: [.endpointGroup])
+        try await self.markDeleting(ListenerSpec.self, id, domainID: domainID, blockedBy: [.endpointGroup, .logtank])
     }
 
     /// GA.9101 when `ranges` overlap a range of another listener on the same accelerator.

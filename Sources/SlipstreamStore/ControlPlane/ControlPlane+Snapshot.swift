@@ -58,6 +58,11 @@ extension ControlPlane {
                     )
                 }
             }
+            for logtank in try await ResourceRepository.live(LogtankSpec.self, on: db) {
+                snapshot.logSinks.append(
+                    .init(listenerID: logtank.parentID ?? "", logGroupID: logtank.spec.logGroupID, logStreamID: logtank.spec.logStreamID)
+                )
+            }
             return snapshot
         }
     }
