@@ -107,6 +107,7 @@ import Testing
                     == 204
             )
             #expect(try await api.call(.get, "/v1/ga-accelerators/\(api2)/tags").list("tags").map { $0["key"] as? String } == ["team"])
+            expectError(try await api.call(.delete, "/v1/ga-accelerators/\(api2)/tags/delete", #"{"tags": [{"key": ""}]}"#), 400, "GA.9109")
 
             // Listeners, and the quota route living beside the tag routes.
             let listener = try await api.createListener(acceleratorID: web)

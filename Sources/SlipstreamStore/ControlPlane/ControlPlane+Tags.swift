@@ -20,6 +20,7 @@ extension ControlPlane {
 
     /// Removes tags by key; keys the resource does not have are ignored.
     public func removeTags<S: TaggableSpec>(_ type: S.Type, domainID: String, id: String, keys: [String]) async throws {
+        if keys.contains(where: \.isEmpty) { throw GAError.emptyTagKey }
         try await self.write { db, _, now in
             var resource = try await Self.require(type, id, domainID: domainID, on: db)
             resource.spec.tags.removeAll { keys.contains($0.key) }
