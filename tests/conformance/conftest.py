@@ -648,3 +648,45 @@ def fresh_account(server):
 def stack(client):
     """A shared accelerator/listener/endpoint-group chain for read-mostly tests."""
     return make_stack(client)
+
+
+class EchoBackend:
+    """A TCP echo server that prefixes replies with its address."""
+
+    def __init__(self, host, port):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.host = host
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    def _echo(self, conn):
+        conn.settimeout(10)
+        with conn:
+            for _ in range(1000):
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                conn.sendall(self.host.encode() + b":" + data)
+
+    def close(self):
+        self.stopped.set()
+        self.thread.join(timeout=2)
+        self.sock.close()

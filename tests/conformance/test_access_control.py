@@ -1,60 +1,17 @@
 """IP-group access control enforced by the data plane on real loopback sockets (WHITE / BLACK / none)."""
 import re
 import socket
-import threading
 
 import pytest
 import requests
 
-from conftest import create_accelerator, create_endpoint, create_endpoint_group, create_listener
+from conftest import EchoBackend, create_accelerator, create_endpoint, create_endpoint_group, create_listener
 from test_ip_groups import add_ips, associate, create_ip_group, disassociate, remove_ips, wait_group_active
 
 BACKEND_IP = "127.0.0.6"
 PORT = 23_500
 INSIDE = "127.0.7.5"      # in 127.0.7.0/24
 OUTSIDE = "127.0.8.5"     # not in it
-
-
-class EchoBackend:
-    """A TCP echo server that prefixes replies with its address."""
-
-    def __init__(self, host, port):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.host = host
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.stopped.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
-
-    def _echo(self, conn):
-        conn.settimeout(10)
-        with conn:
-            for _ in range(1000):
-                try:
-                    data = conn.recv(4096)
-                except OSError:
-                    return
-                if not data:
-                    return
-                conn.sendall(self.host.encode() + b":" + data)
-
-    def close(self):
-        self.stopped.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
 
 
 def attempt(source, address, payload=b"ping"):

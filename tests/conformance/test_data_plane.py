@@ -2,50 +2,13 @@
 
 import signal
 import socket
-import threading
 import time
 
-from conftest import (Account, Server, create_accelerator, create_endpoint, create_endpoint_group, create_listener,
-                      wait_for)
+from conftest import (Account, EchoBackend, Server, create_accelerator, create_endpoint, create_endpoint_group,
+                      create_listener, wait_for)
 
 BACKEND_IP = "127.0.0.5"
 PORT = 23_456
-
-
-class EchoBackend:
-    """A TCP echo server that prefixes replies with its address."""
-
-    def __init__(self, host, port):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.host = host
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.stopped.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
-
-    def _echo(self, conn):
-        with conn:
-            while True:
-                data = conn.recv(4096)
-                if not data:
-                    return
-                conn.sendall(self.host.encode() + b":" + data)
-
-    def close(self):
-        self.stopped.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
 
 
 def test_bytes_cross_and_sigterm_drains(tmp_path_factory):

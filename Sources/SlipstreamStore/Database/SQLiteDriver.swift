@@ -39,24 +39,23 @@ public final class SQLiteDriver: DatabaseDriver {
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let db = self.writer.sql(queryLogLevel: nil)
-        return try await self.writeLock.withLock {
-            try await db.raw("BEGIN IMMEDIATE").run()
-            do {
-                let result = try await body(db)
-                try await db.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await db.raw("ROLLBACK").run()
-                throw error
-            }
-        }
+        try await Self.transaction(on: self.writer, lock: self.writeLock, begin: "BEGIN IMMEDIATE", body)
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let db = self.reader.sql(queryLogLevel: nil)
-        return try await self.readLock.withLock {
-            try await db.raw("BEGIN").run()
+        try await Self.transaction(on: self.reader, lock: self.readLock, begin: "BEGIN", body)
+    }
+
+    /// Runs `body` between `begin` and `COMMIT` on `connection`, one transaction at a time; rolls back on error.
+    private static func transaction<T: Sendable>(
+        on connection: SQLiteConnection,
+        lock: AsyncLock,
+        begin: SQLQueryString,
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> T
+    ) async throws -> T {
+        let db = connection.sql(queryLogLevel: nil)
+        return try await lock.withLock {
+            try await db.raw(begin).run()
             do {
                 let result = try await body(db)
                 try await db.raw("COMMIT").run()
