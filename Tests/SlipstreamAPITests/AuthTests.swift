@@ -30,21 +30,124 @@ import Testing
                 mentioning: "X-Sdk-Date"
             )
             expectError(try await api.call(.get, "/v1/accelerators", date: Date().addingTimeInterval(3600)), 401, "APIGW.0301")
+            let withDomain = ["content-type", "host", "user-agent", "x-domain-id", "x-sdk-date"]
             expectError(
-                try await api.call(.get, "/v1/accelerators", extraHeaders: [.domainID: "0123456789abcdef0123456789abcdef"]),
+                try await api.call(
+                    .get,
+                    "/v1/accelerators",
+                    extraHeaders: [.domainID: "0123456789abcdef0123456789abcdef"],
+                    signedHeaders: withDomain
+                ),
                 401,
                 "APIGW.0301",
                 mentioning: "X-Domain-Id"
             )
             // None of the refused writes happened.
             #expect(try await api.call(.get, "/v1/accelerators").list("accelerators").isEmpty)
-            // The signed query string is part of the signature: changing it after signing fails.
-            #expect(try await api.call(.get, "/v1/accelerators", extraHeaders: [.domainID: api.credentials.domainID]).status == 200)
+            #expect(
+                try await api.call(.get, "/v1/accelerators", extraHeaders: [.domainID: api.credentials.domainID], signedHeaders: withDomain).status
+                    == 200
+            )
             // The SDK's domain look-up.
             let domains = try await api.call(.get, "/v3/auth/domains")
             #expect((domains.json["domains"] as? [[String: Any]])?.first?["id"] as? String == api.credentials.domainID)
             // Unauthenticated routes.
             #expect(try await api.call(.get, "/healthz", auth: .anonymous).status == 200)
+        }
+    }
+
+    /// The signature covers what the server acts on: the body it received, the query as its handlers read it, and
+    /// every header that carries meaning. Each case sends something other than what was signed.
+    @Test func signaturesCoverWhatTheServerActsOn() async throws {
+        try await TestServer().run { api in
+            func body(_ name: String) -> String {
+                #"{"accelerator": {"name": "\#(name)", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#
+            }
+            let signedBody = body("signed-a")
+            let hashOfSigned = SDKSignature.payloadHash(Array(signedBody.utf8))
+            let sdkHeaders = ["content-type", "host", "user-agent", "x-sdk-date"]
+            // The swap: body B under a signature over body A, with A's hash in an unsigned X-Sdk-Content-Sha256.
+            expectError(
+                try await api.call(
+                    .post,
+                    "/v1/accelerators",
+                    body("swapped-b"),
+                    extraHeaders: [.contentSHA256: hashOfSigned],
+                    signedBody: signedBody
+                ),
+                401,
+                "APIGW.0301"
+            )
+            // Signed, the header must still match the body received.
+            expectError(
+                try await api.call(
+                    .post,
+                    "/v1/accelerators",
+                    body("swapped-b"),
+                    extraHeaders: [.contentSHA256: hashOfSigned],
+                    signedBody: signedBody,
+                    signedHeaders: sdkHeaders + ["x-sdk-content-sha256"]
+                ),
+                401,
+                "APIGW.0301",
+                mentioning: "X-Sdk-Content-Sha256"
+            )
+            // UNSIGNED-PAYLOAD, even signed, never covers a body the server would act on.
+            expectError(
+                try await api.call(
+                    .post,
+                    "/v1/accelerators",
+                    body("unsigned-c"),
+                    extraHeaders: [.contentSHA256: SDKSignature.unsignedPayload],
+                    signedHeaders: sdkHeaders + ["x-sdk-content-sha256"]
+                ),
+                401,
+                "APIGW.0301",
+                mentioning: "UNSIGNED-PAYLOAD"
+            )
+            // ... and is accepted, signed, on a request without a body.
+            #expect(
+                try await api.call(
+                    .get,
+                    "/v1/accelerators",
+                    extraHeaders: [.contentSHA256: SDKSignature.unsignedPayload],
+                    signedHeaders: sdkHeaders + ["x-sdk-content-sha256"]
+                ).status == 200
+            )
+            // A query key the handlers would not recognise (`li%6Dit` is not `limit` to them) is not the signed key.
+            expectError(try await api.call(.get, "/v1/accelerators?li%6Dit=1", signedURI: "/v1/accelerators?limit=1"), 401, "APIGW.0301")
+            // Identity headers must be signed when present, even with the caller's own value.
+            for name in [HTTPField.Name.domainID, HTTPField.Name("X-Project-Id")!, HTTPField.Name("X-Security-Token")!] {
+                let value = name == .domainID ? api.credentials.domainID : "anything"
+                expectError(
+                    try await api.call(.get, "/v1/accelerators", extraHeaders: [name: value]),
+                    401,
+                    "APIGW.0301",
+                    mentioning: "must be signed"
+                )
+            }
+            #expect(
+                try await api.call(
+                    .get,
+                    "/v1/accelerators",
+                    extraHeaders: [.domainID: api.credentials.domainID],
+                    signedHeaders: sdkHeaders + ["x-domain-id"]
+                ).status == 200
+            )
+            // A signed header sent twice has no single value the signature could cover.
+            var twice = HTTPFields()
+            twice.append(HTTPField(name: .domainID, value: api.credentials.domainID))
+            twice.append(HTTPField(name: .domainID, value: "0123456789abcdef0123456789abcdef"))
+            expectError(
+                try await api.call(.get, "/v1/accelerators", extraHeaders: twice, signedHeaders: sdkHeaders + ["x-domain-id"]),
+                401,
+                "APIGW.0301",
+                mentioning: "exactly once"
+            )
+            // `a%2Fb` and `a/b` have one canonical URI, so an encoded '/' is refused.
+            expectError(try await api.call(.get, "/v1/accelerators/a%2Fb"), 401, "APIGW.0301", mentioning: "%2F")
+            // None of the refused writes happened.
+            #expect(try await api.call(.get, "/v1/accelerators").list("accelerators").isEmpty)
         }
     }
 

@@ -81,7 +81,10 @@ struct API: Sendable {
         auth: Auth? = nil,
         date: Date = Date(),
         extraHeaders: HTTPFields = [:],
-        tamper: Bool = false
+        tamper: Bool = false,
+        signedURI: String? = nil,
+        signedBody: String? = nil,
+        signedHeaders: [String] = ["content-type", "host", "user-agent", "x-sdk-date"]
     ) async throws -> APIResponse {
         var headers = extraHeaders
         headers[.contentType] = "application/json"
@@ -98,14 +101,18 @@ struct API: Sendable {
         case .anonymous: keys = nil
         }
         if let (accessKey, secretKey) = keys {
-            let parts = uri.split(separator: "?", maxSplits: 1).map(String.init)
+            // What the signer saw; `signedURI` and `signedBody` let a test send something else under that signature.
+            let parts = (signedURI ?? uri).split(separator: "?", maxSplits: 1).map(String.init)
             let snapshot = headers
-            let request = SDKSignature.Request(method: method.rawValue, path: parts[0], query: parts.count > 1 ? parts[1] : nil, body: bodyBytes) {
-                name in name == "host" ? "localhost" : HTTPField.Name(name).flatMap { snapshot[$0] }
-            }
+            let request = SDKSignature.Request(
+                method: method.rawValue,
+                path: parts[0],
+                query: parts.count > 1 ? parts[1] : nil,
+                body: signedBody.map { Array($0.utf8) } ?? bodyBytes
+            ) { name in name == "host" ? "localhost" : HTTPField.Name(name).flatMap { snapshot[$0] } }
             headers[.authorization] = SDKSignature.authorizationHeader(
                 for: request,
-                signedHeaders: ["content-type", "host", "user-agent", "x-sdk-date"],
+                signedHeaders: signedHeaders,
                 accessKey: accessKey,
                 secretKey: secretKey
             )

@@ -71,7 +71,7 @@ import Testing
     @Test func encodingCornerCase() {
         let request = Self.request("GET", "/v1/listeners/id%2Fx%20y", query: "limit=5&name=my%20ga%2F1", userAgent: "ua")
         #expect(SDKSignature.canonicalURI(request.path) == "/v1/listeners/id/x%20y/")
-        #expect(SDKSignature.canonicalQuery(request.query) == "limit=5&name=my%20ga%2F1")
+        #expect(SDKSignature.canonicalQuery(request.queryItems) == "limit=5&name=my%20ga%2F1")
         #expect(
             SDKSignature.authorizationHeader(for: request, signedHeaders: Self.signed, accessKey: Self.accessKey, secretKey: Self.secretKey)
                 .hasSuffix("Signature=b40e9abbea50195f7538d5bacad562a570adc15da1b805b09e90d1db07643cce")
@@ -100,5 +100,110 @@ import Testing
         #expect(SDKSignature.formatDate(date) == "20240101T000000Z")
         #expect(SDKSignature.parseDate("20240230T000000Z") == nil)
         #expect(SDKSignature.parseDate("2024-01-01T00:00:00Z") == nil)
+    }
+
+    /// A request as a verifier receives it: `headers` by lowercase name, possibly repeated.
+    static func received(
+        _ method: String,
+        _ path: String,
+        query: [SDKSignature.Request.QueryItem] = [],
+        body: String = "",
+        headers: [(String, String)]
+    ) -> SDKSignature.Request {
+        SDKSignature.Request(method: method, path: path, queryItems: query, body: Array(body.utf8)) { name in
+            headers.filter { $0.0 == name }.map(\.1)
+        }
+    }
+
+    /// Signs `signed` as the SDK would and verifies `sent` against that signature.
+    static func verify(
+        signed: SDKSignature.Request,
+        sent: SDKSignature.Request,
+        headers: [String] = ["content-type", "host", "x-sdk-date"]
+    ) throws(SDKSignature.Refusal) {
+        let header = SDKSignature.authorizationHeader(for: signed, signedHeaders: headers, accessKey: Self.accessKey, secretKey: Self.secretKey)
+        let now = SDKSignature.parseDate("20240101T000100Z")!
+        try SDKSignature.verify(sent, authorization: SDKSignature.Authorization(header: header)!, secretKey: Self.secretKey, now: now, clockSkew: 900)
+    }
+
+    static let base = [("content-type", "application/json"), ("host", "127.0.0.1:8080"), ("x-sdk-date", "20240101T000000Z")]
+
+    @Test func verifierComputesThePayloadHashFromTheBody() throws {
+        let a = #"{"accelerator": {"name": "a"}}"#
+        let b = #"{"accelerator": {"name": "b"}}"#
+        let signed = Self.received("POST", "/v1/accelerators", body: a, headers: Self.base)
+        try Self.verify(signed: signed, sent: signed)
+        // Body B with A's hash in an unsigned header: the header is not trusted.
+        let hashA = SDKSignature.payloadHash(Array(a.utf8))
+        let swapped = Self.received("POST", "/v1/accelerators", body: b, headers: Self.base + [("x-sdk-content-sha256", hashA)])
+        #expect(throws: SDKSignature.Refusal("header x-sdk-content-sha256 must be signed")) { try Self.verify(signed: signed, sent: swapped) }
+        // Signed, it must match the body that arrived.
+        let withHash = Self.base + [("x-sdk-content-sha256", hashA)]
+        let signedHash = ["content-type", "host", "x-sdk-content-sha256", "x-sdk-date"]
+        try Self.verify(
+            signed: Self.received("POST", "/v1/accelerators", body: a, headers: withHash),
+            sent: Self.received("POST", "/v1/accelerators", body: a, headers: withHash),
+            headers: signedHash
+        )
+        #expect(throws: SDKSignature.Refusal("X-Sdk-Content-Sha256 does not match the body")) {
+            try Self.verify(
+                signed: Self.received("POST", "/v1/accelerators", body: a, headers: withHash),
+                sent: Self.received("POST", "/v1/accelerators", body: b, headers: withHash),
+                headers: signedHash
+            )
+        }
+        // UNSIGNED-PAYLOAD: only signed, and only without a body.
+        let unsigned = Self.base + [("x-sdk-content-sha256", SDKSignature.unsignedPayload)]
+        let get = Self.received("GET", "/v1/accelerators", headers: unsigned)
+        try Self.verify(signed: get, sent: get, headers: signedHash)
+        let post = Self.received("POST", "/v1/accelerators", body: b, headers: unsigned)
+        #expect(throws: SDKSignature.Refusal("UNSIGNED-PAYLOAD is accepted only on requests without a body")) {
+            try Self.verify(signed: post, sent: post, headers: signedHash)
+        }
+    }
+
+    @Test func verifierTrustsNoUnsignedInput() throws {
+        let plain = Self.received("GET", "/v1/accelerators", query: [.init(key: "limit", value: "1")], headers: Self.base)
+        try Self.verify(signed: plain, sent: plain)
+        // Query, path, method and signed header values are covered.
+        for sent in [
+            Self.received("GET", "/v1/accelerators", query: [.init(key: "limit", value: "2")], headers: Self.base),
+            Self.received("GET", "/v1/accelerators", query: [.init(key: "li%6Dit", value: "1")], headers: Self.base),
+            Self.received("GET", "/v1/listeners", query: [.init(key: "limit", value: "1")], headers: Self.base),
+            Self.received("DELETE", "/v1/accelerators", query: [.init(key: "limit", value: "1")], headers: Self.base),
+            Self.received(
+                "GET",
+                "/v1/accelerators",
+                query: [.init(key: "limit", value: "1")],
+                headers: [("content-type", "text/plain"), ("host", "127.0.0.1:8080"), ("x-sdk-date", "20240101T000000Z")]
+            ),
+            Self.received(
+                "GET",
+                "/v1/accelerators",
+                query: [.init(key: "limit", value: "1")],
+                headers: [("content-type", "application/json"), ("host", "evil:8080"), ("x-sdk-date", "20240101T000000Z")]
+            ),
+        ] {
+            #expect(throws: SDKSignature.Refusal("verify aksk signature fail")) { try Self.verify(signed: plain, sent: sent) }
+        }
+        // Identity headers must be signed when present.
+        for name in ["x-domain-id", "x-project-id", "x-security-token"] {
+            let sent = Self.received("GET", "/v1/accelerators", query: [.init(key: "limit", value: "1")], headers: Self.base + [(name, "x")])
+            #expect(throws: SDKSignature.Refusal("header \(name) must be signed")) { try Self.verify(signed: plain, sent: sent) }
+        }
+        // A signed header sent twice.
+        let twice = Self.received("GET", "/v1/accelerators", query: [.init(key: "limit", value: "1")], headers: Self.base + [("host", "other")])
+        #expect(throws: SDKSignature.Refusal("signed header host must appear exactly once")) { try Self.verify(signed: plain, sent: twice) }
+        // Host and date must be signed; the date must be near the verifier's clock.
+        #expect(throws: SDKSignature.Refusal("SignedHeaders must include host and x-sdk-date")) {
+            try Self.verify(signed: plain, sent: plain, headers: ["content-type", "x-sdk-date"])
+        }
+        let stale = Self.received("GET", "/v1/accelerators", headers: [("host", "h"), ("x-sdk-date", "20231231T000000Z")])
+        #expect(throws: SDKSignature.Refusal("X-Sdk-Date is more than 900 seconds from server time")) {
+            try Self.verify(signed: stale, sent: stale, headers: ["host", "x-sdk-date"])
+        }
+        // An encoded '/' would let `a%2Fb` stand for `a/b`.
+        let slash = Self.received("GET", "/v1/accelerators/a%2fb", headers: Self.base)
+        #expect(throws: SDKSignature.Refusal("the path must not contain an encoded '/' (%2F)")) { try Self.verify(signed: slash, sent: slash) }
     }
 }

@@ -92,6 +92,8 @@ extension HTTPField.Name {
     static let authToken = Self("X-Auth-Token")!
     static let sdkDate = Self("X-Sdk-Date")!
     static let domainID = Self("X-Domain-Id")!
+    static let allow = Self("Allow")!
+    static let contentSHA256 = Self("X-Sdk-Content-Sha256")!
 }
 
 extension JSONResponse {

@@ -31,25 +31,68 @@ public enum SDKSignature {
         }
     }
 
-    /// The request as the verifier sees it.
+    /// The request as the signer or the verifier sees it.
     public struct Request: Sendable {
+        /// One query parameter.
+        public struct QueryItem: Sendable, Equatable {
+            public var key: String
+            public var value: String
+
+            public init(key: String, value: String) {
+                self.key = key
+                self.value = value
+            }
+        }
+
         public var method: String
         /// Path as sent on the wire (still percent-encoded).
         public var path: String
-        /// Raw query string without `?`, or nil.
-        public var query: String?
-        /// Header lookup by lowercase name.
-        public var header: @Sendable (String) -> String?
+        /// Query parameters. A verifier passes them exactly as the server's handlers will read them, so the
+        /// signature covers what the server acts on; a signer passes them decoded.
+        public var queryItems: [QueryItem]
+        /// Every value of a header, by lowercase name (`host` gives the request's authority).
+        public var headerValues: @Sendable (String) -> [String]
         public var body: [UInt8]
 
+        /// A request with the query given as its raw string (decoded as the SDK's signer reads it) and one value
+        /// per header.
         public init(method: String, path: String, query: String?, body: [UInt8], header: @escaping @Sendable (String) -> String?) {
+            self.init(method: method, path: path, queryItems: SDKSignature.queryItems(query), body: body) { name in
+                header(name).map { [$0] } ?? []
+            }
+        }
+
+        public init(
+            method: String,
+            path: String,
+            queryItems: [QueryItem],
+            body: [UInt8],
+            headerValues: @escaping @Sendable (String) -> [String]
+        ) {
             self.method = method
             self.path = path
-            self.query = query
-            self.header = header
+            self.queryItems = queryItems
+            self.headerValues = headerValues
             self.body = body
         }
+
+        /// The first value of a header, by lowercase name.
+        public func header(_ name: String) -> String? { self.headerValues(name).first }
     }
+
+    /// Why a signed request was refused; the message is safe to show the caller.
+    public struct Refusal: Error, Sendable, Equatable, CustomStringConvertible {
+        public let description: String
+
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Value of `X-Sdk-Content-Sha256` that stands for "the body is not part of the signature".
+    public static let unsignedPayload = "UNSIGNED-PAYLOAD"
+
+    /// Headers that change what a request means or whose account it acts for. When present they must be signed,
+    /// as the SDK always signs them; otherwise anyone could add or change them on a captured request.
+    public static let headersThatMustBeSigned = ["x-domain-id", "x-project-id", "x-security-token", "x-sdk-content-sha256"]
 
     public static func canonicalURI(_ path: String) -> String {
         let decoded = path.removingPercentEncoding ?? path
@@ -59,30 +102,103 @@ public enum SDKSignature {
         return uri
     }
 
-    public static func canonicalQuery(_ query: String?) -> String {
-        guard let query, !query.isEmpty else { return "" }
-        let pairs = query.split(separator: "&").map { item -> (String, String) in
+    /// The query string as the SDK's signer reads it: `&`-separated `key=value` pairs, both percent-decoded.
+    public static func queryItems(_ query: String?) -> [Request.QueryItem] {
+        guard let query, !query.isEmpty else { return [] }
+        return query.split(separator: "&").map { item in
             let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = self.formDecode(String(kv[0]))
-            let value = kv.count > 1 ? self.formDecode(String(kv[1])) : ""
-            return (self.encode(key), self.encode(value))
+            return Request.QueryItem(key: self.formDecode(String(kv[0])), value: kv.count > 1 ? self.formDecode(String(kv[1])) : "")
         }
+    }
+
+    public static func canonicalQuery(_ query: String?) -> String {
+        self.canonicalQuery(self.queryItems(query))
+    }
+
+    /// Pairs encoded with the unreserved-only rule, sorted by key then value, joined as `k=v` with `&`.
+    public static func canonicalQuery(_ items: [Request.QueryItem]) -> String {
+        let pairs = items.map { (self.encode($0.key), self.encode($0.value)) }
         return pairs.sorted { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
     }
 
-    /// `CanonicalRequest` for `request`, signing exactly `signedHeaders` (lowercase, in the given order).
+    /// Lowercase hex SHA-256 of `body`.
+    public static func payloadHash(_ body: [UInt8]) -> String {
+        body.isEmpty ? self.emptyBodyHash : self.hex(SHA256.hash(data: body))
+    }
+
+    /// `CanonicalRequest` for `request` as the SDK's signer builds it: signing exactly `signedHeaders` (lowercase,
+    /// in the given order), with the payload hash taken from `X-Sdk-Content-Sha256` when the request has one.
     public static func canonicalRequest(_ request: Request, signedHeaders: [String]) -> String {
-        var lines = [request.method.uppercased(), self.canonicalURI(request.path), self.canonicalQuery(request.query)]
+        self.canonicalRequest(
+            request,
+            signedHeaders: signedHeaders,
+            payloadHash: request.header("x-sdk-content-sha256") ?? self.payloadHash(request.body)
+        )
+    }
+
+    static func canonicalRequest(_ request: Request, signedHeaders: [String], payloadHash: String) -> String {
+        var lines = [request.method.uppercased(), self.canonicalURI(request.path), self.canonicalQuery(request.queryItems)]
         let headerLines = signedHeaders.map { name in
             "\(name):\((request.header(name) ?? "").trimmingCharacters(in: .whitespaces))\n"
         }
         lines.append(headerLines.joined())
         lines.append(signedHeaders.joined(separator: ";"))
-        let payloadHash =
-            request.header("x-sdk-content-sha256")
-            ?? (request.body.isEmpty ? self.emptyBodyHash : self.hex(SHA256.hash(data: request.body)))
         lines.append(payloadHash)
         return lines.joined(separator: "\n")
+    }
+
+    /// Verifies a received request's signature, trusting nothing the signature does not cover.
+    ///
+    /// Rules, beyond recomputing the SDK's signature (AUTH.md §3):
+    /// - `host` and `x-sdk-date` are signed, and `X-Sdk-Date` is within `clockSkew` seconds of `now`;
+    /// - every signed header appears exactly once (a repeated header has no single canonical value);
+    /// - ``headersThatMustBeSigned`` are signed whenever present;
+    /// - the payload hash is computed from the body bytes received. `X-Sdk-Content-Sha256` is honoured only when
+    ///   signed, and then must equal that hash, or be `UNSIGNED-PAYLOAD` on a request with an empty body;
+    /// - the path holds no encoded `/` (`%2F`): the canonical URI decodes it into a separator, so the signature could
+    ///   not tell `a%2Fb` from `a/b`.
+    ///
+    /// - Throws: ``Refusal`` naming the rule that failed.
+    public static func verify(
+        _ request: Request,
+        authorization: Authorization,
+        secretKey: String,
+        now: Date,
+        clockSkew: Int
+    ) throws(Refusal) {
+        let signed = authorization.signedHeaders
+        guard signed.contains("x-sdk-date"), signed.contains("host") else {
+            throw Refusal("SignedHeaders must include host and x-sdk-date")
+        }
+        guard let dateValue = request.header("x-sdk-date"), let date = self.parseDate(dateValue) else {
+            throw Refusal("X-Sdk-Date is missing or malformed")
+        }
+        if abs(date.timeIntervalSince(now)) > Double(clockSkew) {
+            throw Refusal("X-Sdk-Date is more than \(clockSkew) seconds from server time")
+        }
+        for name in signed where request.headerValues(name).count != 1 {
+            throw Refusal("signed header \(name) must appear exactly once")
+        }
+        for name in self.headersThatMustBeSigned where !request.headerValues(name).isEmpty && !signed.contains(name) {
+            throw Refusal("header \(name) must be signed")
+        }
+        if request.path.range(of: "%2F", options: .caseInsensitive) != nil {
+            throw Refusal("the path must not contain an encoded '/' (%2F)")
+        }
+        var payloadHash = self.payloadHash(request.body)
+        if signed.contains("x-sdk-content-sha256"), let declared = request.header("x-sdk-content-sha256") {
+            if declared == self.unsignedPayload {
+                guard request.body.isEmpty else { throw Refusal("UNSIGNED-PAYLOAD is accepted only on requests without a body") }
+            } else if declared.lowercased() != payloadHash {
+                throw Refusal("X-Sdk-Content-Sha256 does not match the body")
+            }
+            payloadHash = declared
+        }
+        let canonical = self.canonicalRequest(request, signedHeaders: signed, payloadHash: payloadHash)
+        let expected = self.signature(stringToSign: self.stringToSign(canonicalRequest: canonical, date: dateValue), secretKey: secretKey)
+        guard self.constantTimeEquals(expected, authorization.signature) else {
+            throw Refusal("verify aksk signature fail")
+        }
     }
 
     public static func stringToSign(canonicalRequest: String, date: String) -> String {
