@@ -74,6 +74,26 @@ CREATES_REFERENCING_RESOURCES = {
     "create_listener",          # listener.accelerator_id
     "create_endpoint_group",    # endpoint_group.listeners[].id
     "create_health_check",      # health_check.endpoint_group_id
+    "create_logtank",           # logtank.resource_id (a listener)
+}
+
+# Limits the server enforces where models.json states none (model, field) -> constraints in models.json's
+# notation. The server's request schemas (RequestSchemas.swift) must agree; a Swift test compares them.
+SERVER_FIELD_LIMITS = {
+    ("CreateAcceleratorOption", "enterprise_project_id"): {"min_length": 1},
+    ("CreateListenerOption", "port_ranges"): {"max_items": 10},
+    ("UpdateListenerOption", "port_ranges"): {"max_items": 10},
+    ("CreateEndpointGroupOption", "region_id"): {"min_length": 1, "max_length": 64},
+    ("CreateEndpointOption", "resource_id"): {"min_length": 1, "max_length": 255},
+    ("CreateEndpointOption", "ip_address"): {"min_length": 1, "max_length": 255},
+    ("RemoveIpGroupIpRequestBody", "ip_list"): {"item_min_length": 1},
+    ("AssociateListenerRequestBody", "listener_id"): {"min_length": 1},
+    ("DisassociateListenerRequestBody", "listener_id"): {"min_length": 1},
+    ("DeleteTagsRequestBody", "tags"): {"max_items": 20},
+    ("CreateLogtankOption", "log_group_id"): {"min_length": 1, "max_length": 64},
+    ("CreateLogtankOption", "log_stream_id"): {"min_length": 1, "max_length": 64},
+    ("UpdateLogtankOption", "log_group_id"): {"min_length": 1, "max_length": 64},
+    ("UpdateLogtankOption", "log_stream_id"): {"min_length": 1, "max_length": 64},
 }
 
 STATUS_DESCRIPTIONS = {
@@ -178,6 +198,8 @@ class SchemaBuilder:
                 schema["maxItems"] = field["max_items"]
             if "enum" in field:
                 items["enum"] = list(field["enum"])
+            if "item_min_length" in field:
+                items["minLength"] = field["item_min_length"]
             if "item_max_length" in field:
                 items["maxLength"] = field["item_max_length"]
             if "default" in field:
@@ -249,6 +271,7 @@ class SchemaBuilder:
         schema = {"type": "object", "properties": {}}
         required = []
         for field in model.get("fields", []):
+            field = dict(field, **SERVER_FIELD_LIMITS.get((name, field["name"]), {}))
             if field.get("in") not in (None, "body"):
                 fail("model {} field {} is a {} parameter, not a body field".format(
                     name, field["name"], field["in"]))
@@ -530,6 +553,18 @@ def iam_schemas():
 # --------------------------------------------------------------------------------------
 
 def param_schema(param):
+    """The parameter's schema. Types are mapped from the reference's notation (`array<string>`) to OpenAPI's."""
+    array_match = ARRAY_TYPE.match(param["type"])
+    if array_match:
+        item_type = array_match.group(1)
+        if item_type not in ("string", "integer", "boolean", "number"):
+            fail("parameter {} has unsupported item type {!r}".format(param["name"], item_type))
+        schema = {"type": "array", "items": {"type": item_type}}
+        if "enum" in param:
+            schema["items"]["enum"] = list(param["enum"])
+        return schema
+    if param["type"] not in ("string", "integer", "boolean", "number"):
+        fail("parameter {} has unsupported type {!r}".format(param["name"], param["type"]))
     schema = {"type": param["type"]}
     for source, target in (("min", "minimum"), ("max", "maximum"), ("min_length", "minLength"),
                            ("max_length", "maxLength"), ("pattern", "pattern"), ("default", "default")):

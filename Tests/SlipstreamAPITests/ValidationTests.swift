@@ -93,8 +93,23 @@ import Testing
         try await TestServer().run { api in
             expectError(try await api.call(.get, "/v1/nothing-here"), 404, "APIGW.0101")
             expectError(try await api.call(.get, "/elsewhere"), 404, "APIGW.0101")
-            expectError(try await api.call(.patch, "/v1/accelerators"), 405, "APIGW.0101")
-            expectError(try await api.call(.post, "/v1/listeners/abc", "{}"), 405, "APIGW.0101")
+            let patch = try await api.call(.patch, "/v1/accelerators")
+            expectError(patch, 405, "APIGW.0101")
+            #expect(patch.headers[.allow] == "GET, POST")
+            let post = try await api.call(.post, "/v1/listeners/abc", "{}")
+            expectError(post, 405, "APIGW.0101")
+            #expect(post.headers[.allow] == "DELETE, GET, PUT")
+            // Path parameters are checked after percent-decoding: 20 characters of two UTF-8 bytes each are 20
+            // characters, not the 120 of their encoded text.
+            let twenty = String(repeating: "%C3%A9", count: 20)
+            expectError(try await api.call(.get, "/v1/listeners/\(twenty)"), 404, "GA.9002", mentioning: "\u{e9}")
+            expectError(
+                try await api.call(.get, "/v1/listeners/\(String(repeating: "%C3%A9", count: 37))"),
+                400,
+                "GA.9001",
+                mentioning: "listener_id"
+            )
+            expectError(try await api.call(.get, "/v1/listeners/%C3"), 400, "GA.9001", mentioning: "listener_id")
             expectError(try await api.call(.get, "/v1/listeners/\(String(repeating: "a", count: 37))"), 400, "GA.9001", mentioning: "listener_id")
             expectError(try await api.call(.get, "/v1/health-checks/unknown"), 404, "GA.9002")
             expectError(try await api.call(.put, "/v1/endpoint-groups/unknown", #"{"endpoint_group": {"name": "x"}}"#), 404, "GA.9002")

@@ -25,7 +25,7 @@ struct TagController {
         case listeners
 
         init(_ context: SlipstreamRequestContext) throws {
-            switch context.parameters.get("scope") {
+            switch try RequestParsing.pathParameter("scope", named: "resource_type", context: context) {
             case "ga-accelerators": self = .accelerators
             case "ga-listeners": self = .listeners
             default: throw GAError.invalid("resource_type", "must be ga-accelerators or ga-listeners")

@@ -53,9 +53,13 @@ struct RequestMiddleware: RouterMiddleware {
         case let error as GAError:
             gaError = error
         case let error as HTTPError where error.status == .notFound:
-            gaError =
-                APIRoutes.allowsOtherMethod(path: request.uri.path, than: request.method.rawValue)
-                ? .methodNotAllowed(request.method.rawValue) : .noSuchAPI
+            let allowed = APIRoutes.allowedMethods(path: request.uri.path)
+            if !allowed.isEmpty && !allowed.contains(request.method.rawValue) {
+                var response = try GAError.methodNotAllowed(request.method.rawValue).response(requestID: context.requestID)
+                response.headers[.allow] = allowed.joined(separator: ", ")
+                return response
+            }
+            gaError = .noSuchAPI
         case let error as HTTPError where error.status == .contentTooLarge:
             gaError = .bodyTooLarge(limit: self.maxBodyBytes)
         case let error as HTTPError where (400..<500).contains(error.status.code):

@@ -217,7 +217,10 @@ enum OpenAPIDocument {
                 "name": "resource_ids",
                 "required": false,
                 "schema": {
-                  "type": "array<string>"
+                  "items": {
+                    "type": "string"
+                  },
+                  "type": "array"
                 }
               },
               "ResourceTypePath": {
@@ -524,6 +527,7 @@ enum OpenAPIDocument {
                 "properties": {
                   "listener_id": {
                     "maxLength": 36,
+                    "minLength": 1,
                     "type": "string"
                   },
                   "type": {
@@ -634,6 +638,7 @@ enum OpenAPIDocument {
                   "enterprise_project_id": {
                     "description": "\"0\" (default project) or a UUID.",
                     "maxLength": 36,
+                    "minLength": 1,
                     "type": "string"
                   },
                   "ip_sets": {
@@ -740,6 +745,8 @@ enum OpenAPIDocument {
                   },
                   "region_id": {
                     "description": "Must be a region returned by GET /v1/regions (else GA.9105)",
+                    "maxLength": 64,
+                    "minLength": 1,
                     "type": "string"
                   },
                   "traffic_dial_percentage": {
@@ -785,9 +792,13 @@ enum OpenAPIDocument {
                 "properties": {
                   "ip_address": {
                     "description": "IP address (or domain name for CUSTOM_DOMAIN_NAME).",
+                    "maxLength": 255,
+                    "minLength": 1,
                     "type": "string"
                   },
                   "resource_id": {
+                    "maxLength": 255,
+                    "minLength": 1,
                     "type": "string"
                   },
                   "resource_type": {
@@ -1026,6 +1037,7 @@ enum OpenAPIDocument {
                     "items": {
                       "$ref": "#/components/schemas/PortRange"
                     },
+                    "maxItems": 10,
                     "minItems": 1,
                     "type": "array"
                   },
@@ -1081,9 +1093,13 @@ enum OpenAPIDocument {
               "CreateLogtankOption": {
                 "properties": {
                   "log_group_id": {
+                    "maxLength": 64,
+                    "minLength": 1,
                     "type": "string"
                   },
                   "log_stream_id": {
+                    "maxLength": 64,
+                    "minLength": 1,
                     "type": "string"
                   },
                   "resource_id": {
@@ -1156,6 +1172,7 @@ enum OpenAPIDocument {
                     "items": {
                       "$ref": "#/components/schemas/DeletingResourceTag"
                     },
+                    "maxItems": 20,
                     "minItems": 1,
                     "type": "array"
                   }
@@ -1184,6 +1201,7 @@ enum OpenAPIDocument {
                 "properties": {
                   "listener_id": {
                     "maxLength": 36,
+                    "minLength": 1,
                     "type": "string"
                   }
                 },
@@ -2441,6 +2459,7 @@ enum OpenAPIDocument {
                   "ip_list": {
                     "items": {
                       "maxLength": 50,
+                      "minLength": 1,
                       "type": "string"
                     },
                     "maxItems": 20,
@@ -2891,6 +2910,7 @@ enum OpenAPIDocument {
                     "items": {
                       "$ref": "#/components/schemas/PortRange"
                     },
+                    "maxItems": 10,
                     "minItems": 1,
                     "type": "array"
                   }
@@ -2925,9 +2945,13 @@ enum OpenAPIDocument {
               "UpdateLogtankOption": {
                 "properties": {
                   "log_group_id": {
+                    "maxLength": 64,
+                    "minLength": 1,
                     "type": "string"
                   },
                   "log_stream_id": {
+                    "maxLength": 64,
+                    "minLength": 1,
                     "type": "string"
                   }
                 },
@@ -4894,6 +4918,9 @@ enum OpenAPIDocument {
                   },
                   "401": {
                     "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
                   },
                   "413": {
                     "$ref": "#/components/responses/PayloadTooLarge"

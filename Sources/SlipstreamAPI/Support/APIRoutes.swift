@@ -19,8 +19,9 @@ enum APIRoutes {
             && zip(template, segments).allSatisfy { pattern, segment in pattern.hasPrefix("{") || pattern == segment }
     }
 
-    static func allowsOtherMethod(path: String, than method: String) -> Bool {
+    /// The methods the document lists for `path`, sorted (the `Allow` header of a 405, RFC 9110 §15.5.6).
+    static func allowedMethods(path: String) -> [String] {
         let segments = path.split(separator: "/")
-        return self.all.contains { $0.method != method && self.matches($0.template, segments) }
+        return Set(self.all.filter { self.matches($0.template, segments) }.map(\.method)).sorted()
     }
 }
