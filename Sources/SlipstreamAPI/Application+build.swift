@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import ServiceLifecycle
 import SlipstreamCore
 import SlipstreamDataPlane
@@ -39,9 +41,22 @@ public func buildApplication(
         pop = embedded
     }
     services.append(Reconciler(controlPlane: controlPlane, signal: signal, pop: pop, logger: logger))
+    let requestTimeout = TimeAmount.seconds(Int64(configuration.httpRequestTimeoutSeconds))
     return Application(
         router: router,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "slipstream"),
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [RequestDeadlineHandler(readTimeout: requestTimeout)],
+                idleTimeout: .seconds(Int64(configuration.httpIdleTimeoutSeconds))
+            )
+        ),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port),
+            serverName: "slipstream",
+            // With the cap reached the server stops accepting (new clients wait in the listen backlog) until a
+            // connection closes.
+            availableConnectionsDelegate: MaximumAvailableConnections(configuration.httpMaxConnections, logger: logger)
+        ),
         services: services,
         logger: logger
     )

@@ -16,6 +16,10 @@ public struct PoPConfiguration: Sendable {
     public var udpIdleTimeout = TimeAmount.seconds(60)
     /// Sessions per UDP listener socket; datagrams needing more are dropped.
     public var udpMaxSessions = 10_000
+    /// Listening sockets this PoP may hold (one per port per accelerator address). A listener that would take the
+    /// PoP past it is refused whole and reported in ERROR. Defaults to half the open-file soft limit
+    /// (``DescriptorLimit/listeningSocketBudget(softLimit:)``).
+    public var listeningSocketBudget = DescriptorLimit.current().map { DescriptorLimit.listeningSocketBudget(softLimit: $0.soft) } ?? 512
 
     public init(regionID: String) {
         self.regionID = regionID
@@ -67,6 +71,13 @@ public actor EmbeddedPoP: PoP {
         self.group = group
         self.logger = logger
         self.checker = HealthChecker(book: self.health, group: group, logger: logger, onChange: onHealthChange)
+        logger.info(
+            "PoP listening-socket budget",
+            metadata: [
+                "budget": "\(configuration.listeningSocketBudget)",
+                "open_file_soft_limit": "\(DescriptorLimit.current().map { String($0.soft) } ?? "unknown")",
+            ]
+        )
     }
 
     public func apply(_ snapshot: ConfigSnapshot) async -> PoPReport {
@@ -158,8 +169,21 @@ public actor EmbeddedPoP: PoP {
     private func updateBindings(_ snapshot: ConfigSnapshot) async -> [PoPReport.ApplyError] {
         let addresses = Dictionary(snapshot.accelerators.map { ($0.id, $0.addresses) }, uniquingKeysWith: { a, _ in a })
         var wanted: [BindingKey: String] = [:]
-        for listener in snapshot.listeners {
-            for address in addresses[listener.acceleratorID] ?? [] {
+        var failures: [String: String] = [:]
+        // Listeners take sockets from the budget in creation order (ids are time-ordered); one that does not fit is
+        // refused whole, before any of its sockets is opened.
+        var budgetUsed = 0
+        let budget = self.configuration.listeningSocketBudget
+        for listener in snapshot.listeners.sorted(by: { $0.id < $1.id }) {
+            let listenerAddresses = addresses[listener.acceleratorID] ?? []
+            let needed = listenerAddresses.count * PortRange.portCount(listener.portRanges)
+            guard budgetUsed + needed <= budget else {
+                failures[listener.id] =
+                    "needs \(needed) listening sockets, but this PoP's socket budget is \(budget) (half its open-file limit) and \(budgetUsed) are taken by other listeners"
+                continue
+            }
+            budgetUsed += needed
+            for address in listenerAddresses {
                 for range in listener.portRanges {
                     for port in range.fromPort...range.toPort {
                         wanted[BindingKey(address: address, port: port, isUDP: listener.protocol == "UDP")] = listener.id
@@ -172,7 +196,6 @@ public actor EmbeddedPoP: PoP {
             try? await binding.channel.close()
             self.bindings[key] = nil
         }
-        var failures: [String: String] = [:]
         for (key, listenerID) in wanted.sorted(by: { ($0.key.address, $0.key.port) < ($1.key.address, $1.key.port) })
         where self.bindings[key] == nil {
             guard failures[listenerID] == nil, let router = self.routers[listenerID] else { continue }

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import SlipstreamAPI
 import SlipstreamCore
+import SlipstreamDataPlane
 
 @main
 struct Slipstream: AsyncParsableCommand {
@@ -41,6 +42,12 @@ struct Serve: AsyncParsableCommand {
         if let port { configuration.port = port }
         if let dataDir { configuration.dataDirectory = dataDir }
         let logger = makeLogger(configuration.logLevel)
+        if let limits = DescriptorLimit.raiseSoftLimitToHard() {
+            logger.info(
+                "open-file limit",
+                metadata: ["soft_at_start": "\(limits.before)", "soft": "\(limits.after)", "hard": "\(limits.hard)"]
+            )
+        }
         let app = try await buildApplication(configuration: configuration, logger: logger) { first in
             let path = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent(DataDirectory.credentialsFile).path
             print("Created the first account; its credentials are saved in \(path):")

@@ -84,4 +84,44 @@ import Testing
         // It finished as soon as the last flow did, well before the drain timeout.
         #expect(ContinuousClock.now - started < .seconds(5))
     }
+
+    /// A listener that would take the PoP past its listening-socket budget is refused whole, before any socket is
+    /// opened, and the others keep theirs; with room again it binds.
+    @Test func aListenerOverTheSocketBudgetIsRefusedWhole() async throws {
+        var configuration = PoPConfiguration(regionID: "local")
+        configuration.listeningSocketBudget = 8
+        var logger = Logger(label: "pop-test")
+        logger.logLevel = .critical
+        let pop = EmbeddedPoP(configuration: configuration, metrics: MetricsRegistry(), logger: logger)
+        let addresses = ["127.11.43.1", "127.11.43.2"]
+        let small = ConfigSnapshot.ListenerConfig(
+            id: "lis-a",
+            acceleratorID: "acc",
+            protocol: "TCP",
+            portRanges: [PortRange(fromPort: 31_000, toPort: 31_002)],
+            clientAffinity: "NONE"
+        )
+        let big = ConfigSnapshot.ListenerConfig(
+            id: "lis-b",
+            acceleratorID: "acc",
+            protocol: "UDP",
+            portRanges: [PortRange(fromPort: 31_010, toPort: 31_011)],
+            clientAffinity: "NONE"
+        )
+        let both = ConfigSnapshot(revision: 1, accelerators: [.init(id: "acc", addresses: addresses)], listeners: [small, big])
+        for _ in 0..<2 {
+            let report = await pop.apply(both)
+            #expect(report.errors.map(\.id) == ["lis-b"])
+            let message = report.errors.first?.message ?? ""
+            #expect(message.contains("needs 4 listening sockets"), "\(message)")
+            #expect(message.contains("socket budget is 8"), "\(message)")
+            #expect(message.contains("6 are taken"), "\(message)")
+            #expect(await pop.boundSockets.count == 6)
+            #expect(await pop.boundSockets.allSatisfy { $0.hasSuffix("/TCP") })
+        }
+        let alone = await pop.apply(ConfigSnapshot(revision: 2, accelerators: [.init(id: "acc", addresses: addresses)], listeners: [big]))
+        #expect(alone.errors.isEmpty)
+        #expect(await pop.boundSockets.count == 4)
+        await pop.shutdown()
+    }
 }

@@ -95,4 +95,54 @@ import Testing
             expectError(try await api.call(.post, "/v1/listeners", second), 400, "GA.9103")
         }
     }
+
+    /// Listener ports are budgeted per account: ports × the accelerator's addresses, checked on create and on
+    /// update, shown with their use in the quotas API.
+    @Test func listenerPortQuota() async throws {
+        try await TestServer { $0.quotas.listenerPortsPerAccount = 100 }.run { api in
+            let accelerator = try await api.createAccelerator()
+            let first = try await api.createListener(acceleratorID: accelerator, from: 1000, to: 1049)
+            expectError(
+                try await api.call(
+                    .post,
+                    "/v1/listeners",
+                    #"{"listener": {"name": "big", "protocol": "UDP", "accelerator_id": "\#(accelerator)", "port_ranges": [{"from_port": 2000, "to_port": 2060}]}}"#
+                ),
+                400,
+                "GA.9103",
+                mentioning: "listener_port_per_tenant (100): this listener needs 61 port(s)"
+            )
+            _ = try await api.createListener(acceleratorID: accelerator, from: 2000, to: 2049)
+            // Growing a listener counts its new size against what the others hold.
+            expectError(
+                try await api.call(.put, "/v1/listeners/\(first)", #"{"listener": {"port_ranges": [{"from_port": 1000, "to_port": 1050}]}}"#),
+                400,
+                "GA.9103",
+                mentioning: "50 in use"
+            )
+            #expect(
+                try await api.call(.put, "/v1/listeners/\(first)", #"{"listener": {"port_ranges": [{"from_port": 1000, "to_port": 1029}]}}"#)
+                    .status == 200
+            )
+            let quotas = try await api.call(.get, "/v1/\(api.credentials.domainID)/ga/quotas")
+            let resources = (quotas.json["quotas"] as? [String: Any])?["resources"] as? [[String: Any]] ?? []
+            let ports = resources.first { $0["type"] as? String == "listener_port_per_tenant" }
+            #expect(ports?["quota"] as? Int == 100)
+            #expect(ports?["used"] as? Int == 80)
+            // The listener a fuzzer made: 30,000 ports under the default quota.
+            try await TestServer().run { api in
+                let accelerator = try await api.createAccelerator()
+                expectError(
+                    try await api.call(
+                        .post,
+                        "/v1/listeners",
+                        #"{"listener": {"name": "all", "protocol": "TCP", "accelerator_id": "\#(accelerator)", "port_ranges": [{"from_port": 30000, "to_port": 59999}]}}"#
+                    ),
+                    400,
+                    "GA.9103",
+                    mentioning: "listener_port_per_tenant (2000): this listener needs 30000 port(s)"
+                )
+            }
+        }
+    }
 }

@@ -150,8 +150,9 @@ _STARTED_LOGS = []
 class Server:
     """One `slipstream serve` process on 127.0.0.1 with its own data dir."""
 
-    def __init__(self, data_dir, env=None, use_env_config=False):
+    def __init__(self, data_dir, env=None, use_env_config=False, preexec_fn=None):
         self.data_dir = str(data_dir)
+        self.preexec_fn = preexec_fn          # run in the child before exec, e.g. to set resource limits
         self.extra_env = dict(env or {})
         self.use_env_config = use_env_config
         self.proc = None
@@ -190,7 +191,7 @@ class Server:
                             "SLIPSTREAM_DATA_DIR": self.data_dir})
             else:
                 cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--data-dir", self.data_dir]
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log_file,
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log_file, preexec_fn=self.preexec_fn,
                                          stderr=subprocess.STDOUT, env=env, start_new_session=True)
             if self._wait_ready():
                 return self

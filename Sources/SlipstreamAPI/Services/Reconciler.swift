@@ -17,12 +17,39 @@ public final class ReconcilerSignal: Sendable {
     }
 }
 
+/// When to retry applying a configuration that failed somewhere (a port taken, a listener over the socket budget):
+/// after 1 s, doubling to at most 30 s, until it applies cleanly or a new revision resets it.
+struct ApplyRetryBackoff: Sendable {
+    static let first = Duration.seconds(1)
+    static let maximum = Duration.seconds(30)
+
+    private(set) var delay = Self.first
+    private(set) var notBefore: ContinuousClock.Instant?
+
+    /// Whether a retry may run at `now`.
+    func allowsRetry(at now: ContinuousClock.Instant) -> Bool {
+        self.notBefore.map { now >= $0 } ?? true
+    }
+
+    /// An apply failed at `now`: the next retry waits the current delay, and the delay doubles.
+    mutating func failed(at now: ContinuousClock.Instant) {
+        self.notBefore = now + self.delay
+        self.delay = min(self.delay * 2, Self.maximum)
+    }
+
+    /// An apply succeeded, or a new revision arrived.
+    mutating func reset() {
+        self.delay = Self.first
+        self.notBefore = nil
+    }
+}
+
 /// Drives the PoP towards the stored configuration and records what it reports.
 ///
 /// On every commit of this process, every health change the PoP sees, and at least once a second (so writes by
-/// other processes and failed binds are retried): when the configuration revision moved, or the last apply
-/// failed somewhere, it hands the PoP a fresh snapshot; then it settles the PoP's report into the store, which
-/// moves resources to `ACTIVE` or `ERROR`, removes deleted ones and records endpoint health. Without a PoP a
+/// other processes are seen): when the configuration revision moved it hands the PoP a fresh snapshot; when the last
+/// apply failed somewhere it retries with ``ApplyRetryBackoff``; then it settles the PoP's report into the store,
+/// which moves resources to `ACTIVE` or `ERROR`, removes deleted ones and records endpoint health. Without a PoP a
 /// committed revision counts as applied.
 public struct Reconciler: Service {
     let controlPlane: ControlPlane
@@ -35,9 +62,10 @@ public struct Reconciler: Service {
             group.addTask {
                 var iterator = self.signal.stream.makeAsyncIterator()
                 var settled: PoPReport?
+                var backoff = ApplyRetryBackoff()
                 repeat {
                     do {
-                        settled = try await self.reconcile(after: settled)
+                        settled = try await self.reconcile(after: settled, backoff: &backoff)
                     } catch is CancellationError {
                         return
                     } catch {
@@ -56,12 +84,16 @@ public struct Reconciler: Service {
     }
 
     /// One round; returns the report it settled.
-    func reconcile(after previous: PoPReport?) async throws -> PoPReport {
+    func reconcile(after previous: PoPReport?, backoff: inout ApplyRetryBackoff) async throws -> PoPReport {
         let revision = try await self.controlPlane.currentRevision()
         let report: PoPReport
         if let pop {
-            if previous == nil || previous!.appliedRevision != revision || !previous!.errors.isEmpty {
+            let now = ContinuousClock.now
+            let newRevision = previous == nil || previous!.appliedRevision != revision
+            if newRevision || (!previous!.errors.isEmpty && backoff.allowsRetry(at: now)) {
+                if newRevision { backoff.reset() }
                 report = await pop.apply(try await self.controlPlane.snapshot())
+                if report.errors.isEmpty { backoff.reset() } else { backoff.failed(at: now) }
             } else {
                 report = await pop.report()
             }

@@ -21,6 +21,9 @@ public struct Quotas: Sendable, Equatable {
     public var listenersPerAccelerator = 10
     public var endpointsPerGroup = 10
     public var ipGroupsPerAccount = 50
+    /// Listener ports per account: the sum over its listeners of their ports times their accelerator's addresses,
+    /// i.e. the listening sockets the data plane binds for the account.
+    public var listenerPortsPerAccount = 2000
 
     public init() {}
 
@@ -32,6 +35,7 @@ public struct Quotas: Sendable, Equatable {
             ("listener_per_accelerator", self.listenersPerAccelerator),
             ("endpoint_per_endpoint_group", self.endpointsPerGroup),
             ("ip_group_per_tenant", self.ipGroupsPerAccount),
+            ("listener_port_per_tenant", self.listenerPortsPerAccount),
             ("ip_per_ip_group", IPGroupSpec.maxEntries),
             ("listener_per_ip_group", IPGroupSpec.maxListeners),
         ]
@@ -59,7 +63,10 @@ public struct BYOIPPool: Sendable, Equatable {
 /// - `SLIPSTREAM_REGIONS`: comma-separated `region_id:AREA` (default
 ///   `ap-southeast-1:OUTOFCM,ap-southeast-3:OUTOFCM,cn-east-3:CM,cn-north-4:CM`)
 /// - `SLIPSTREAM_QUOTA_ACCELERATORS` (20), `SLIPSTREAM_QUOTA_LISTENERS_PER_ACCELERATOR` (10),
-///   `SLIPSTREAM_QUOTA_ENDPOINTS_PER_GROUP` (10), `SLIPSTREAM_QUOTA_IP_GROUPS` (50)
+///   `SLIPSTREAM_QUOTA_ENDPOINTS_PER_GROUP` (10), `SLIPSTREAM_QUOTA_IP_GROUPS` (50),
+///   `SLIPSTREAM_QUOTA_PORTS_PER_ACCOUNT` (2000: listener ports × accelerator addresses)
+/// - `SLIPSTREAM_HTTP_IDLE_TIMEOUT_SECONDS` (60), `SLIPSTREAM_HTTP_REQUEST_TIMEOUT_SECONDS` (30),
+///   `SLIPSTREAM_HTTP_MAX_CONNECTIONS` (1024): API connection bounds
 /// - `SLIPSTREAM_MAX_BODY_BYTES` (1048576), `SLIPSTREAM_CLOCK_SKEW_SECONDS` (900),
 ///   `SLIPSTREAM_TOKEN_TTL_SECONDS` (86400), `SLIPSTREAM_LOG_LEVEL` (info)
 /// - `SLIPSTREAM_MASTER_KEY`: base64 of 32 bytes; replaces the key file `master.key` in the data directory
@@ -86,6 +93,13 @@ public struct SlipstreamConfiguration: Sendable {
     ]
     public var quotas = Quotas()
     public var maxBodyBytes = 1 << 20
+    /// An API connection with no request in progress is closed after this long (s); it bounds the wait for a
+    /// complete request head too.
+    public var httpIdleTimeoutSeconds = 60
+    /// The longest one API request may take from its head to the end of its body (s).
+    public var httpRequestTimeoutSeconds = 30
+    /// Open API connections at most; at the cap the server accepts no more until one closes.
+    public var httpMaxConnections = 1024
     public var clockSkewSeconds = 900
     public var tokenLifetimeSeconds = 86_400
     public var logLevel = "info"
@@ -156,7 +170,11 @@ public struct SlipstreamConfiguration: Sendable {
         if let n = try integer("SLIPSTREAM_QUOTA_LISTENERS_PER_ACCELERATOR", 0...1_000_000) { self.quotas.listenersPerAccelerator = n }
         if let n = try integer("SLIPSTREAM_QUOTA_ENDPOINTS_PER_GROUP", 0...1_000_000) { self.quotas.endpointsPerGroup = n }
         if let n = try integer("SLIPSTREAM_QUOTA_IP_GROUPS", 0...1_000_000) { self.quotas.ipGroupsPerAccount = n }
+        if let n = try integer("SLIPSTREAM_QUOTA_PORTS_PER_ACCOUNT", 0...10_000_000) { self.quotas.listenerPortsPerAccount = n }
         if let n = try integer("SLIPSTREAM_MAX_BODY_BYTES", 1024...(64 << 20)) { self.maxBodyBytes = n }
+        if let n = try integer("SLIPSTREAM_HTTP_IDLE_TIMEOUT_SECONDS", 1...3600) { self.httpIdleTimeoutSeconds = n }
+        if let n = try integer("SLIPSTREAM_HTTP_REQUEST_TIMEOUT_SECONDS", 1...3600) { self.httpRequestTimeoutSeconds = n }
+        if let n = try integer("SLIPSTREAM_HTTP_MAX_CONNECTIONS", 1...1_000_000) { self.httpMaxConnections = n }
         if let n = try integer("SLIPSTREAM_CLOCK_SKEW_SECONDS", 1...86_400) { self.clockSkewSeconds = n }
         if let n = try integer("SLIPSTREAM_TOKEN_TTL_SECONDS", 60...(7 * 86_400)) { self.tokenLifetimeSeconds = n }
         if let level = value("SLIPSTREAM_LOG_LEVEL") { self.logLevel = level }

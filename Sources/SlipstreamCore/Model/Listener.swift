@@ -13,6 +13,12 @@ public struct PortRange: Codable, Sendable, Equatable {
         case toPort = "to_port"
     }
 
+    /// Ports in the range, both ends included.
+    public var count: Int { max(0, self.toPort - self.fromPort + 1) }
+
+    /// Ports in all of `ranges`.
+    public static func portCount(_ ranges: [PortRange]) -> Int { ranges.reduce(0) { $0 + $1.count } }
+
     public func overlaps(_ other: PortRange) -> Bool {
         self.fromPort <= other.toPort && other.fromPort <= self.toPort
     }

@@ -14,6 +14,7 @@ extension ControlPlane {
                 throw GAError.quota("listener_per_accelerator (\(quota))")
             }
             try await Self.checkNoOverlap(options.portRanges, acceleratorID: accelerator.id, except: nil, on: db)
+            try await self.checkPortQuota(options.portRanges, addresses: accelerator.spec.ipSets.count, domainID: domainID, except: nil, on: db)
             let listener = Listener(
                 id: id,
                 domainID: domainID,
@@ -50,6 +51,8 @@ extension ControlPlane {
             if let ranges = options.portRanges {
                 try PortRange.check(ranges, protocol: listener.spec.protocol)
                 try await Self.checkNoOverlap(ranges, acceleratorID: listener.parentID ?? "", except: listener.id, on: db)
+                let accelerator = try await ResourceRepository.find(AcceleratorSpec.self, id: listener.parentID ?? "", domainID: domainID, on: db)
+                try await self.checkPortQuota(ranges, addresses: accelerator?.spec.ipSets.count ?? 1, domainID: domainID, except: listener.id, on: db)
                 listener.spec.portRanges = ranges
             }
             if let name = options.name { listener.name = name }
@@ -66,6 +69,31 @@ extension ControlPlane {
             throw GAError.inUse(.listener, id, by: .ipGroup).with(detail: "ip_group \(group.id)")
         }
         try await self.markDeleting(ListenerSpec.self, id, domainID: domainID, blockedBy: [.endpointGroup, .logtank])
+    }
+
+    /// GA.9103 when a listener with `ranges` on an accelerator with `addresses` addresses would take the account past
+    /// its listener-port quota (``Quotas/listenerPortsPerAccount``). The message gives the numbers.
+    func checkPortQuota(_ ranges: [PortRange], addresses: Int, domainID: String, except listenerID: String?, on db: any SQLDatabase) async throws {
+        let quota = self.configuration.quotas.listenerPortsPerAccount
+        let needed = PortRange.portCount(ranges) * addresses
+        let used = try await Self.listenerPorts(domainID: domainID, except: listenerID, on: db)
+        if used + needed > quota {
+            throw GAError.quota(
+                "listener_port_per_tenant (\(quota)): this listener needs \(needed) port(s) (\(PortRange.portCount(ranges)) port(s) × \(addresses) address(es)), \(used) in use"
+            )
+        }
+    }
+
+    /// The listener ports an account holds: per listener, the ports of its ranges times its accelerator's addresses,
+    /// which is the number of sockets the data plane binds for it. Deleting listeners count until they are gone.
+    static func listenerPorts(domainID: String, except listenerID: String? = nil, on db: any SQLDatabase) async throws -> Int {
+        let addresses = Dictionary(
+            try await ResourceRepository.all(AcceleratorSpec.self, domainID: domainID, on: db).map { ($0.id, $0.spec.ipSets.count) },
+            uniquingKeysWith: { a, _ in a }
+        )
+        return try await ResourceRepository.all(ListenerSpec.self, domainID: domainID, on: db)
+            .filter { $0.id != listenerID }
+            .reduce(0) { $0 + PortRange.portCount($1.spec.portRanges) * (addresses[$1.parentID ?? ""] ?? 1) }
     }
 
     /// GA.9101 when `ranges` overlap a range of another listener on the same accelerator.

@@ -31,6 +31,7 @@ extension ControlPlane {
                 "listener_per_accelerator": fullest(listeners),
                 "endpoint_per_endpoint_group": fullest(endpoints),
                 "ip_group_per_tenant": groups.count,
+                "listener_port_per_tenant": try await Self.listenerPorts(domainID: domainID, on: db),
                 "ip_per_ip_group": groups.map(\.spec.ipList.count).max() ?? 0,
                 "listener_per_ip_group": groups.map(\.spec.associatedListeners.count).max() ?? 0,
             ]

@@ -77,6 +77,13 @@ enum ResourceRepository {
         ).all().map(self.decode)
     }
 
+    /// Every resource of a kind of one account, deleting ones included, in id order.
+    static func all<S: ResourceSpec>(_: S.Type, domainID: String, on db: any SQLDatabase) async throws -> [Resource<S>] {
+        try await db.raw(
+            "SELECT * FROM resources WHERE kind = \(bind: S.kind.rawValue) AND domain_id = \(bind: domainID) ORDER BY id"
+        ).all().map(self.decode)
+    }
+
     static func count(_ kind: ResourceKind, domainID: String, parentID: String? = nil, on db: any SQLDatabase) async throws -> Int {
         var sql: SQLQueryString = "SELECT COUNT(*) AS n FROM resources WHERE kind = \(bind: kind.rawValue) AND domain_id = \(bind: domainID)"
         if let parentID { sql += " AND parent_id = \(bind: parentID)" }
