@@ -123,6 +123,17 @@ import Testing
         let token = try IAMToken(domainID: "d", userName: "u", issuedAt: now, expiresAt: now + 60).encode(key: key.tokenKey)
         #expect(try IAMToken.verify(token, key: key.tokenKey).domainID == "d")
         #expect(throws: GAError.self) { try IAMToken.verify(token, key: other.tokenKey) }
+        // Every other spelling of the token is refused, including those that differ only in the spare bits of a
+        // base64url part's last character.
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        let characters = Array(token)
+        for index in [characters.count - 1, characters.lastIndex(of: ".")! - 1] {
+            for replacement in alphabet where replacement != characters[index] {
+                var changed = characters
+                changed[index] = replacement
+                #expect(throws: GAError.self) { try IAMToken.verify(String(changed), key: key.tokenKey) }
+            }
+        }
         let expired = try IAMToken(domainID: "d", userName: "u", issuedAt: now - 60, expiresAt: now - 1).encode(key: key.tokenKey)
         #expect(throws: GAError.self) { try IAMToken.verify(expired, key: key.tokenKey) }
         let sealed = try key.seal("SK")

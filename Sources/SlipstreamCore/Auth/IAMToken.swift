@@ -35,9 +35,13 @@ public struct IAMToken: Sendable, Equatable, Codable {
     /// Verifies the signature and expiry; the error says why a token is refused.
     public static func verify(_ token: String, key: SymmetricKey, now: Date = Date()) throws(GAError) -> IAMToken {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        // Only the canonical encoding is accepted: base64url's last character carries spare bits, so without this
+        // check several spellings of one token would all verify.
         guard parts.count == 3, parts[0] == "slp1", let mac = self.base64URLDecode(String(parts[2])),
+            self.base64URL(mac) == parts[2],
             HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Data("\(parts[0]).\(parts[1])".utf8), using: key),
             let claimsData = self.base64URLDecode(String(parts[1])),
+            self.base64URL(claimsData) == parts[1],
             let claims = try? JSONDecoder().decode(IAMToken.self, from: claimsData)
         else { throw GAError.unauthorized("x-auth-token is invalid") }
         if Double(claims.expiresAt) <= now.timeIntervalSince1970 {
