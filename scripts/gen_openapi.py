@@ -395,7 +395,10 @@ def shared_components():
                 "* CanonicalHeaders: one `lowercase-name:trimmed-value\\n` line per signed header, in the "
                 "SignedHeaders order (names sorted, lowercase, joined with ';');\n"
                 "* PayloadHash: lowercase hex SHA-256 of the exact body bytes (of the empty string when there "
-                "is no body).\n\n"
+                "is no body). An X-Sdk-Content-Sha256 header counts only when signed and must equal that hash; "
+                "UNSIGNED-PAYLOAD is accepted only without a body.\n\n"
+                "X-Domain-Id, X-Project-Id, X-Security-Token and X-Sdk-Content-Sha256 must be signed when present, "
+                "a signed header must appear once, and a path may not contain an encoded '/' (%2F).\n\n"
                 "The SDK typically signs content-type;host;user-agent;x-sdk-date plus x-domain-id or "
                 "x-project-id when it knows them. Verification failure answers 401 with APIGW.0301."
             ),

@@ -4,6 +4,8 @@ A request signed by huaweicloudsdkcore's Signer is sent with `requests` exactly 
 changed after signing and the server must answer 401 APIGW.0301.
 """
 import datetime
+import hashlib
+import http.client
 import json
 import uuid
 
@@ -134,3 +136,66 @@ def test_sdk_encodes_special_characters_consistently(client):
     with pytest.raises(Exception) as ei:
         client.show_accelerator(ShowAcceleratorRequest(accelerator_id="x%2Fy"))
     assert getattr(ei.value, "status_code", None) in (400, 404), ei.value
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The signature covers what the server acts on: nothing unsigned may change the request's meaning
+# --------------------------------------------------------------------------------------------------------------
+
+def _accelerator_body(name):
+    return {"accelerator": {"name": name, "enterprise_project_id": "0",
+                            "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}
+
+
+def test_body_cannot_be_swapped_under_an_unsigned_content_hash(server, acct_a, client):
+    """Sign POST /v1/accelerators over body A as the SDK does; send body B with A's hash in X-Sdk-Content-Sha256."""
+    signed = _accelerator_body("signed-" + uuid.uuid4().hex[:8])
+    swapped_name = "swapped-" + uuid.uuid4().hex[:8]
+    req = _signed(server, acct_a.creds, "POST", "/v1/accelerators", body=signed)
+    assert "x-sdk-content-sha256" not in req.header_params["Authorization"].lower()
+    swapped = json.dumps(_accelerator_body(swapped_name)).encode()
+    r = _send(server, req, body=swapped, headers={"X-Sdk-Content-Sha256": hashlib.sha256(req.body).hexdigest()})
+    _assert_401(r)
+    assert client.list_accelerators(ListAcceleratorsRequest(name=swapped_name)).accelerators == []
+    # The untouched request still works.
+    assert _send(server, req).status_code == 201
+
+
+def test_unsigned_payload_is_refused_on_a_body(server, acct_a):
+    """The SDK's streaming form (X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD, signed) never covers a body we act on."""
+    host = "127.0.0.1:%d" % server.port
+    headers = {"Content-Type": "application/octet-stream", "User-Agent": UA, "X-Domain-Id": acct_a.creds["domain_id"]}
+    body = json.dumps(_accelerator_body("unsigned-" + uuid.uuid4().hex[:8])).encode()
+    req = SdkRequest(method="POST", schema="http", host=host, resource_path="/v1/accelerators", query_params=[],
+                     header_params=headers, body=body)
+    Signer(GlobalCredentials(acct_a.creds["access_key"], acct_a.creds["secret_key"], acct_a.creds["domain_id"])).sign(req)
+    assert req.header_params.get("X-Sdk-Content-Sha256") == "UNSIGNED-PAYLOAD"
+    _assert_401(_send(server, req))
+
+
+def test_identity_headers_must_be_signed(server, acct_a):
+    req = _signed(server, acct_a.creds, "GET", "/v1/accelerators", domain_header=False)
+    assert _send(server, req).status_code == 200
+    for name, value in (("X-Domain-Id", acct_a.creds["domain_id"]), ("X-Project-Id", uuid.uuid4().hex),
+                        ("X-Security-Token", "token")):
+        _assert_401(_send(server, req, headers={name: value}))
+
+
+def test_query_is_verified_as_the_server_reads_it(server, acct_a):
+    """`li%6Dit` decodes to `limit` in the SDK's canonical query but is not the `limit` parameter to the server."""
+    req = _signed(server, acct_a.creds, "GET", "/v1/accelerators", query=[("limit", 1)])
+    # http.client sends the target as given (requests would normalise %6D to m).
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request("GET", "/v1/accelerators?li%6Dit=1", headers=dict(req.header_params))
+        r = conn.getresponse()
+        body = json.loads(r.read() or b"{}")
+    finally:
+        conn.close()
+    assert r.status == 401, (r.status, body)
+    assert body.get("error_code") == "APIGW.0301", body
+
+
+def test_path_with_an_encoded_slash_is_refused(server, acct_a):
+    req = _signed(server, acct_a.creds, "GET", "/v1/accelerators/a/b")
+    _assert_401(_send(server, req, uri="/v1/accelerators/a%2Fb"))

@@ -194,3 +194,26 @@ def test_oversized_default_body_rejected(server, acct_a):
     except requests.ConnectionError:
         pass
     assert requests.get(server.endpoint + "/healthz", timeout=10).status_code == 200
+
+
+def test_wrong_method_is_405_with_allow(acct_a):
+    r = acct_a.raw("PATCH", "/v1/accelerators")
+    _err(r, 405, "APIGW.0101")
+    assert r.headers.get("Allow") == "GET, POST", r.headers
+    r = acct_a.raw("POST", "/v1/endpoint-groups/abc/endpoints/def", json={})
+    _err(r, 405, "APIGW.0101")
+    assert r.headers.get("Allow") == "DELETE, GET, PUT", r.headers
+
+
+def test_path_ids_are_checked_after_percent_decoding(acct_a):
+    # 20 two-byte characters: 20 characters (not found), not the 120 of their encoded text (too long).
+    _err(acct_a.raw("GET", "/v1/accelerators/" + "%C3%A9" * 20), 404, "GA.9002")
+    _err(acct_a.raw("GET", "/v1/accelerators/" + "%C3%A9" * 37), 400, "GA.9001")
+
+
+def test_logtank_for_an_unknown_listener_is_404(acct_a):
+    body = {"logtank": {"resource_type": "LISTENER", "resource_id": str(uuid.uuid4()),
+                        "log_group_id": "g1", "log_stream_id": "s1"}}
+    _err(acct_a.raw("POST", "/v1/logtanks", json=body), 404, "GA.9002")
+    spec = requests.get(acct_a.server.endpoint + "/openapi.json", timeout=30).json()
+    assert "404" in spec["paths"]["/v1/logtanks"]["post"]["responses"]
