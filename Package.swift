@@ -84,7 +84,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SlipstreamDataPlaneTests",
-            dependencies: ["SlipstreamDataPlane"],
+            dependencies: [
+                "SlipstreamDataPlane",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,3 +1,5 @@
+import NIOCore
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -38,7 +40,43 @@ public enum DescriptorLimit {
     /// other half for flows (2 per TCP flow, 1 per UDP session), API connections, the database and logs.
     public static func listeningSocketBudget(softLimit: Int) -> Int { max(0, softLimit / 2) }
 
+    /// The UDP sessions a PoP may hold under a soft limit of `softLimit` descriptors: a quarter of them (each
+    /// session holds one socket), so sessions alone never exhaust what listening sockets and TCP flows need.
+    public static func udpSessionBudget(softLimit: Int) -> Int { max(1, softLimit / 4) }
+
     private static func clamp(_ value: rlim_t) -> Int {
         value >= rlim_t(Int.max) ? Int.max : Int(value)
+    }
+}
+
+/// Looking up endpoint domain names (`CUSTOM_DOMAIN_NAME`).
+enum DomainName {
+    /// `host`'s first IPv4 address, else its first IPv6 address, with port 0; nil when it does not resolve.
+    /// Blocks in getaddrinfo: call it off the event loops.
+    static func resolve(_ host: String) -> SocketAddress? {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        #if canImport(Glibc)
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        #else
+            hints.ai_socktype = SOCK_STREAM
+        #endif
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0, let first = list else { return nil }
+        defer { freeaddrinfo(first) }
+        var ipv6: SocketAddress?
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let info = cursor {
+            if info.pointee.ai_family == AF_INET, let raw = info.pointee.ai_addr {
+                let address = raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee }
+                return SocketAddress(address, host: host)
+            }
+            if info.pointee.ai_family == AF_INET6, ipv6 == nil, let raw = info.pointee.ai_addr {
+                let address = raw.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee }
+                ipv6 = SocketAddress(address, host: host)
+            }
+            cursor = info.pointee.ai_next
+        }
+        return ipv6
     }
 }

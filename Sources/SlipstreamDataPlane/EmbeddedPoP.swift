@@ -1,3 +1,4 @@
+import Atomics
 import Logging
 import NIOCore
 import NIOPosix
@@ -14,8 +15,13 @@ public struct PoPConfiguration: Sendable {
     public var drainTimeout = TimeAmount.seconds(30)
     /// A UDP session ends after this long without traffic either way.
     public var udpIdleTimeout = TimeAmount.seconds(60)
-    /// Sessions per UDP listener socket; datagrams needing more are dropped.
+    /// UDP sessions per listener, over all its sockets; datagrams needing more are dropped and counted.
     public var udpMaxSessions = 10_000
+    /// UDP sessions of the whole PoP (each holds a descriptor). Defaults to a quarter of the open-file soft limit
+    /// (``DescriptorLimit/udpSessionBudget(softLimit:)``).
+    public var udpMaxSessionsPerProcess = DescriptorLimit.current().map { DescriptorLimit.udpSessionBudget(softLimit: $0.soft) } ?? 256
+    /// How often endpoint domain names (`CUSTOM_DOMAIN_NAME`) are resolved again.
+    public var dnsRefreshInterval = Duration.seconds(30)
     /// Listening sockets this PoP may hold (one per port per accelerator address). A listener that would take the
     /// PoP past it is refused whole and reported in ERROR. Defaults to half the open-file soft limit
     /// (``DescriptorLimit/listeningSocketBudget(softLimit:)``).
@@ -46,11 +52,16 @@ public actor EmbeddedPoP: PoP {
     /// Writes access logs of listeners with a logtank; nil turns access logging off.
     public nonisolated let accessLog: AccessLogWriter?
     private let group: any EventLoopGroup
+    private let loops: EventLoopIndex
     private let logger: Logger
     private let health = HealthBook()
-    private let flows = FlowTracker()
+    private let flows: FlowTracker
     private let checker: HealthChecker
-    private var routers: [String: ListenerRouter] = [:]
+    private let udpProcessSessions = ManagedAtomic<Int>(0)
+    private var runtimes: [String: ListenerRuntime] = [:]
+    /// Resolved addresses of endpoint domain names; IP literals are parsed, never looked up.
+    private var resolved: [String: SocketAddress] = [:]
+    private var dnsRefresh: Task<Void, Never>?
     private var bindings: [BindingKey: Binding] = [:]
     private var current = ConfigSnapshot(revision: 0)
     private var errors: [PoPReport.ApplyError] = []
@@ -69,8 +80,16 @@ public actor EmbeddedPoP: PoP {
         self.metrics = metrics
         self.accessLog = accessLog
         self.group = group
+        self.loops = EventLoopIndex(group)
+        self.flows = FlowTracker(loops: self.loops)
         self.logger = logger
-        self.checker = HealthChecker(book: self.health, group: group, logger: logger, onChange: onHealthChange)
+        // A health change recompiles the plans of the listeners that endpoint serves, then tells the owner.
+        let changed = ChangeRelay()
+        self.checker = HealthChecker(book: self.health, group: group, logger: logger) { endpointID in
+            changed.relay(endpointID)
+            onHealthChange()
+        }
+        changed.target = self
         logger.info(
             "PoP listening-socket budget",
             metadata: [
@@ -83,11 +102,14 @@ public actor EmbeddedPoP: PoP {
     public func apply(_ snapshot: ConfigSnapshot) async -> PoPReport {
         guard snapshot.formatVersion == ConfigSnapshot.formatVersion, !self.stopped else { return self.report() }
         let previous = self.current
-        self.updateRouters(snapshot)
+        await self.resolveNames(in: snapshot)
+        // Health first, so new endpoints start in the state the checker gives them (INITIAL or NO_MONITOR).
+        await self.checker.update(snapshot)
+        self.compilePlans(snapshot)
         var errors = await self.updateBindings(snapshot)
         errors.sort { ($0.kind.rawValue, $0.id) < ($1.kind.rawValue, $1.id) }
         self.drainLeavingEndpoints(previous: previous, next: snapshot)
-        await self.checker.update(snapshot)
+        if self.dnsRefresh == nil { self.startDNSRefresh() }
         self.metrics.retain(listeners: Set(snapshot.listeners.map(\.id)), endpoints: Set(snapshot.endpoints.map(\.id)))
         self.metrics.setApplied(revision: snapshot.revision, errors: errors)
         if errors != self.errors {
@@ -118,6 +140,7 @@ public actor EmbeddedPoP: PoP {
     /// Stops accepting, lets open flows finish for up to the drain timeout, then closes the rest.
     public func shutdown() async {
         self.stopped = true
+        self.dnsRefresh?.cancel()
         for binding in self.bindings.values { try? await binding.channel.close() }
         self.bindings.removeAll()
         await self.checker.stop()
@@ -130,40 +153,108 @@ public actor EmbeddedPoP: PoP {
         self.flows.closeAll()
     }
 
-    private func updateRouters(_ snapshot: ConfigSnapshot) {
-        let groupsByListener = Dictionary(grouping: snapshot.endpointGroups, by: \.listenerID)
-        let endpointsByGroup = Dictionary(grouping: snapshot.endpoints, by: \.groupID)
-        let controls = Dictionary(snapshot.accessControls.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a })
-        let sinks = Dictionary(
-            snapshot.logSinks.map { ($0.listenerID, LogSink(group: $0.logGroupID, stream: $0.logStreamID)) },
-            uniquingKeysWith: { a, _ in a }
-        )
-        var routers: [String: ListenerRouter] = [:]
+    /// Compiles every listener's plan from `snapshot`, the current health and resolved names, and swaps it into
+    /// the listener's runtime (created for new listeners).
+    private func compilePlans(_ snapshot: ConfigSnapshot) {
+        var runtimes: [String: ListenerRuntime] = [:]
         for listener in snapshot.listeners {
-            let plan = ListenerRouter.Plan(
-                listenerID: listener.id,
-                sourceIPAffinity: listener.clientAffinity == "SOURCE_IP",
-                groups: (groupsByListener[listener.id] ?? []).map { group in
-                    .init(
-                        id: group.id,
-                        isLocal: group.regionID == self.configuration.regionID,
-                        trafficDialPercentage: group.trafficDialPercentage,
-                        endpoints: endpointsByGroup[group.id] ?? []
-                    )
-                },
-                accessControl: controls[listener.id].map { control in
-                    .init(allow: control.type == "WHITE", blocks: control.cidrs.compactMap { CIDR(parsing: $0) })
-                },
-                logSink: self.accessLog == nil ? nil : sinks[listener.id]
-            )
-            if let router = self.routers[listener.id] {
-                router.update(plan)
-                routers[listener.id] = router
+            let plan = self.plan(for: listener, in: snapshot)
+            if let runtime = self.runtimes[listener.id] {
+                runtime.update(plan)
+                runtimes[listener.id] = runtime
             } else {
-                routers[listener.id] = ListenerRouter(plan: plan, health: self.health)
+                runtimes[listener.id] = ListenerRuntime(plan: plan, stats: self.metrics.listener(listener.id), loops: self.loops)
             }
         }
-        self.routers = routers
+        self.runtimes = runtimes
+    }
+
+    /// Recompiles the plans of the listeners whose groups hold `endpointIDs` (after a health change).
+    func recompile(endpoints endpointIDs: Set<String>) {
+        guard !self.stopped else { return }
+        let groups = Set(self.current.endpoints.filter { endpointIDs.contains($0.id) }.map(\.groupID))
+        let listeners = Set(self.current.endpointGroups.filter { groups.contains($0.id) }.map(\.listenerID))
+        for listener in self.current.listeners where listeners.contains(listener.id) {
+            self.runtimes[listener.id]?.update(self.plan(for: listener, in: self.current))
+        }
+    }
+
+    private func plan(for listener: ConfigSnapshot.ListenerConfig, in snapshot: ConfigSnapshot) -> ListenerPlan {
+        let health = self.health.snapshot
+        let control = snapshot.accessControls.first { $0.listenerID == listener.id }
+        let sink = snapshot.logSinks.first { $0.listenerID == listener.id }
+        let groups = snapshot.endpointGroups.filter { $0.listenerID == listener.id }.map { group in
+            (
+                id: group.id,
+                isLocal: group.regionID == self.configuration.regionID,
+                trafficDial: group.trafficDialPercentage,
+                endpoints: snapshot.endpoints.filter { $0.groupID == group.id }.map { endpoint in
+                    PlannedEndpoint(
+                        id: endpoint.id,
+                        host: endpoint.address,
+                        address: self.address(of: endpoint.address),
+                        weight: endpoint.weight,
+                        isHealthy: (health[endpoint.id] ?? .noMonitor).acceptsTraffic,
+                        stats: self.metrics.endpoint(endpoint.id, listenerID: listener.id)
+                    )
+                }
+            )
+        }
+        return ListenerPlan(
+            listenerID: listener.id,
+            isUDP: listener.protocol == "UDP",
+            sourceIPAffinity: listener.clientAffinity == "SOURCE_IP",
+            access: control.map { AccessRule(allow: $0.type == "WHITE", blocks: $0.cidrs.compactMap { CIDR(parsing: $0) }) },
+            logSink: self.accessLog == nil ? nil : sink.map { LogSink(group: $0.logGroupID, stream: $0.logStreamID) },
+            groups: groups
+        )
+    }
+
+    /// The address of an endpoint's IP literal, or of its resolved domain name.
+    private func address(of host: String) -> SocketAddress? {
+        if IPAddress(host) != nil { return try? SocketAddress(ipAddress: host, port: 0) }
+        return self.resolved[host]
+    }
+
+    /// Resolves the domain names of `snapshot`'s endpoints that are not resolved yet, off the event loops.
+    private func resolveNames(in snapshot: ConfigSnapshot) async {
+        let names = Set(snapshot.endpoints.map(\.address).filter { IPAddress($0) == nil && self.resolved[$0] == nil })
+        for name in names {
+            if let address = await Self.resolve(name) {
+                self.resolved[name] = address
+            } else {
+                self.logger.warning("endpoint name does not resolve; it takes no flows", metadata: ["host": "\(name)"])
+            }
+        }
+    }
+
+    /// Resolves every endpoint name again every `dnsRefreshInterval`; a changed answer recompiles the plans.
+    private func startDNSRefresh() {
+        let interval = self.configuration.dnsRefreshInterval
+        self.dnsRefresh = Task { [weak self] in
+            while (try? await Task.sleep(for: interval)) != nil {
+                guard let self else { return }
+                await self.refreshNames()
+            }
+        }
+    }
+
+    private func refreshNames() async {
+        let names = Set(self.current.endpoints.map(\.address).filter { IPAddress($0) == nil })
+        var changed = false
+        var fresh: [String: SocketAddress] = [:]
+        for name in names {
+            let address = await Self.resolve(name)
+            fresh[name] = address ?? self.resolved[name]
+            if address != nil && address != self.resolved[name] { changed = true }
+        }
+        self.resolved = fresh
+        if changed && !self.stopped { self.compilePlans(self.current) }
+    }
+
+    /// `host`'s first IPv4 address, else its first IPv6 address; getaddrinfo runs on NIO's thread pool.
+    static func resolve(_ host: String) async -> SocketAddress? {
+        try? await NIOThreadPool.singleton.runIfActive { DomainName.resolve(host) }
     }
 
     private func updateBindings(_ snapshot: ConfigSnapshot) async -> [PoPReport.ApplyError] {
@@ -198,9 +289,9 @@ public actor EmbeddedPoP: PoP {
         }
         for (key, listenerID) in wanted.sorted(by: { ($0.key.address, $0.key.port) < ($1.key.address, $1.key.port) })
         where self.bindings[key] == nil {
-            guard failures[listenerID] == nil, let router = self.routers[listenerID] else { continue }
+            guard failures[listenerID] == nil, let runtime = self.runtimes[listenerID] else { continue }
             do {
-                let channel = try await self.bind(key, router: router)
+                let channel = try await self.bind(key, runtime: runtime)
                 self.bindings[key] = Binding(listenerID: listenerID, channel: channel)
             } catch {
                 failures[listenerID] = "cannot bind \(key): \(error)"
@@ -214,27 +305,27 @@ public actor EmbeddedPoP: PoP {
         return failures.map { PoPReport.ApplyError(kind: .listener, id: $0.key, message: $0.value) }
     }
 
-    private func bind(_ key: BindingKey, router: ListenerRouter) async throws -> any Channel {
+    private func bind(_ key: BindingKey, runtime: ListenerRuntime) async throws -> any Channel {
         let forwarding = ForwardingContext(
-            router: router,
-            listenerStats: self.metrics.listener(router.listenerID),
-            metrics: self.metrics,
+            runtime: runtime,
             flows: self.flows,
             accessLog: self.accessLog,
             connectTimeout: self.configuration.connectTimeout,
+            udp: UDPLimits(
+                idleTimeout: self.configuration.udpIdleTimeout,
+                maxSessionsPerListener: self.configuration.udpMaxSessions,
+                maxSessionsPerProcess: self.configuration.udpMaxSessionsPerProcess,
+                processSessions: self.udpProcessSessions
+            ),
             logger: self.logger
         )
         let port = key.port
         if key.isUDP {
-            let limits = UDPListenerHandler.Limits(
-                idleTimeout: self.configuration.udpIdleTimeout,
-                maxSessions: self.configuration.udpMaxSessions,
-                maxQueuedDatagrams: 16
-            )
             return try await DatagramBootstrap(group: self.group)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: datagramBufferSize))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(UDPListenerHandler(forwarding: forwarding, port: port, limits: limits))
+                        try channel.pipeline.syncOperations.addHandler(UDPListenerHandler(forwarding: forwarding, port: port))
                     }
                 }
                 .bind(host: key.address, port: port)
@@ -260,7 +351,18 @@ public actor EmbeddedPoP: PoP {
     private func drainLeavingEndpoints(previous: ConfigSnapshot, next: ConfigSnapshot) {
         let staying = Set(next.endpoints.filter { $0.weight > 0 }.map(\.id))
         for endpoint in previous.endpoints where endpoint.weight > 0 && !staying.contains(endpoint.id) {
-            self.flows.drain(endpointID: endpoint.id, after: self.configuration.drainTimeout, on: self.group.next())
+            self.flows.drain(endpointID: endpoint.id, after: self.configuration.drainTimeout)
         }
+    }
+}
+
+/// Hands health changes from the checker to the PoP, which exists only after the checker is made.
+private final class ChangeRelay: @unchecked Sendable {
+    /// Set once, right after init, before any probe runs.
+    weak var target: EmbeddedPoP?
+
+    func relay(_ endpointID: String) {
+        guard let target = self.target else { return }
+        Task { await target.recompile(endpoints: [endpointID]) }
     }
 }

@@ -1,3 +1,4 @@
+import NIOCore
 import SlipstreamCore
 import Testing
 
@@ -97,63 +98,197 @@ import Testing
     }
 }
 
-@Suite struct ListenerRouterTests {
-    static func endpoint(_ id: String, group: String, weight: Int) -> ConfigSnapshot.EndpointConfig {
-        ConfigSnapshot.EndpointConfig(id: id, groupID: group, address: "127.0.0.\(id.count)", weight: weight)
+/// The compiled plan's traffic decisions, without I/O.
+@Suite struct ListenerPlanTests {
+    typealias GroupSpec = (id: String, isLocal: Bool, trafficDial: Int, endpoints: [PlannedEndpoint])
+
+    static func endpoint(_ id: String, weight: Int, healthy: Bool = true, index: Int = 1) -> PlannedEndpoint {
+        PlannedEndpoint(
+            id: id,
+            host: "127.0.0.\(index)",
+            address: try? SocketAddress(ipAddress: "127.0.0.\(index)", port: 0),
+            weight: weight,
+            isHealthy: healthy,
+            stats: FlowStats()
+        )
     }
 
-    static func router(affinity: Bool = false, localDial: Int = 100, remote: Bool = false, health: HealthBook = HealthBook()) -> ListenerRouter {
-        var groups = [
-            ListenerRouter.Plan.Group(
-                id: "local",
-                isLocal: true,
-                trafficDialPercentage: localDial,
-                endpoints: [
-                    endpoint("a", group: "local", weight: 3), endpoint("b", group: "local", weight: 1), endpoint("c", group: "local", weight: 0),
-                ]
-            )
-        ]
-        if remote {
-            groups.append(.init(id: "remote", isLocal: false, trafficDialPercentage: 100, endpoints: [endpoint("r", group: "remote", weight: 1)]))
-        }
-        return ListenerRouter(plan: .init(listenerID: "l", sourceIPAffinity: affinity, groups: groups), health: health)
+    static func plan(affinity: Bool = false, _ groups: [GroupSpec]) -> ListenerPlan {
+        ListenerPlan(listenerID: "l", isUDP: false, sourceIPAffinity: affinity, access: nil, logSink: nil, groups: groups)
     }
 
-    @Test func weightedRoundRobinWithFallbacks() {
-        let router = Self.router()
+    static func local(dial: Int = 100, _ endpoints: [PlannedEndpoint]) -> GroupSpec { ("local", true, dial, endpoints) }
+    static func remote(_ endpoints: [PlannedEndpoint], id: String = "remote", dial: Int = 100) -> GroupSpec { (id, false, dial, endpoints) }
+
+    /// Shares of first picks over `flows` flows.
+    static func shares(_ plan: ListenerPlan, flows: Int, client: (Int) -> IPAddress? = { _ in nil }) -> [String: Int] {
+        let state = LoopBalancer()
         var counts: [String: Int] = [:]
-        for _ in 0..<400 {
-            let targets = router.choose(clientAddress: "10.0.0.1")
-            counts[targets[0].endpointID, default: 0] += 1
-            #expect(Set(targets.map(\.endpointID)) == ["a", "b"])
+        for flow in 0..<flows {
+            guard let first = plan.choose(client: client(flow), state: state).first else { continue }
+            counts[plan.groups[first.group].endpoints[first.endpoint].id, default: 0] += 1
         }
-        #expect(counts == ["a": 300, "b": 100])
+        return counts
     }
 
-    @Test func unhealthyEndpointsGetNothingUntilAllAreDown() {
-        let health = HealthBook()
-        let router = Self.router(health: health)
-        health.set(.unhealthy, for: "a")
-        #expect((0..<20).allSatisfy { _ in router.choose(clientAddress: "x").map(\.endpointID) == ["b"] })
-        health.set(.initial, for: "b")
-        // None eligible: fail open to every weighted endpoint.
-        #expect(Set((0..<20).map { _ in router.choose(clientAddress: "x")[0].endpointID }) == ["a", "b"])
+    /// Weighted round-robin follows the weights exactly with 3 to 5 endpoints, although every flow also gets
+    /// fallbacks: only the first pick moves the balancing state.
+    @Test(arguments: [[1, 2, 3], [5, 1, 1, 1], [1, 2, 3, 4, 5], [7, 3, 0, 2]])
+    func roundRobinSharesFollowTheWeights(weights: [Int]) {
+        let endpoints = weights.enumerated().map { Self.endpoint("e\($0.offset)", weight: $0.element, index: $0.offset + 1) }
+        let plan = Self.plan([Self.local(endpoints)])
+        let total = weights.reduce(0, +)
+        let flows = total * 40
+        let counts = Self.shares(plan, flows: flows)
+        for (index, weight) in weights.enumerated() {
+            #expect(counts["e\(index)", default: 0] == weight * 40, "\(counts)")
+        }
+        // Every flow may fall back to up to two other weighted endpoints.
+        let targets = plan.choose(client: nil, state: LoopBalancer())
+        #expect(targets.count == min(3, weights.filter { $0 > 0 }.count))
+        #expect(Set(targets.map(\.endpoint)).count == targets.count)
+    }
+
+    /// Maglev's first picks follow the weights within a few points, and its fallbacks are other endpoints.
+    @Test func maglevSharesFollowTheWeights() {
+        let weights = [1, 2, 3, 2]
+        let endpoints = weights.enumerated().map { Self.endpoint("e\($0.offset)", weight: $0.element, index: $0.offset + 1) }
+        let plan = Self.plan(affinity: true, [Self.local(endpoints)])
+        let flows = 4000
+        let counts = Self.shares(plan, flows: flows) { .v4(0x0A00_0000 | UInt32($0)) }
+        for (index, weight) in weights.enumerated() {
+            let share = Double(counts["e\(index)", default: 0]) / Double(flows)
+            #expect(abs(share - Double(weight) / 8) < 0.03, "\(counts)")
+        }
+        let targets = plan.choose(client: .v4(0x0A00_0001), state: LoopBalancer())
+        #expect(targets.count == 3 && Set(targets.map(\.endpoint)).count == 3)
+        // The same client always starts at the same endpoint.
+        #expect((0..<10).allSatisfy { _ in plan.choose(client: .v4(0x0A00_0001), state: LoopBalancer()).first == targets.first })
+    }
+
+    @Test func unhealthyEndpointsGetNothingAndAllDownFailsOpen() {
+        let plan = Self.plan([Self.local([Self.endpoint("a", weight: 3, healthy: false), Self.endpoint("b", weight: 1)])])
+        #expect(Self.shares(plan, flows: 20) == ["b": 20])
+        let down = Self.plan([Self.local([Self.endpoint("a", weight: 3, healthy: false), Self.endpoint("b", weight: 1, healthy: false)])])
+        #expect(down.failsOpen)
+        #expect(Self.shares(down, flows: 40) == ["a": 30, "b": 10])
+    }
+
+    /// Failover is decided at listener level: a local group with no healthy endpoint sends its share to the
+    /// remote groups that have one; only when no group has one does the listener fail open.
+    @Test func aDownLocalGroupFailsOverToHealthyRemoteGroups() {
+        let plan = Self.plan([
+            Self.local(dial: 100, [Self.endpoint("l", weight: 1, healthy: false)]),
+            Self.remote([Self.endpoint("r", weight: 1, index: 2)]),
+        ])
+        #expect(!plan.failsOpen)
+        #expect(Self.shares(plan, flows: 50) == ["r": 50])
+        let bothDown = Self.plan([
+            Self.local(dial: 100, [Self.endpoint("l", weight: 1, healthy: false)]),
+            Self.remote([Self.endpoint("r", weight: 1, healthy: false, index: 2)]),
+        ])
+        #expect(bothDown.failsOpen)
+        #expect(Self.shares(bothDown, flows: 50) == ["l": 50])
+        let recovered = Self.plan([
+            Self.local(dial: 100, [Self.endpoint("l", weight: 1)]),
+            Self.remote([Self.endpoint("r", weight: 1, index: 2)]),
+        ])
+        #expect(Self.shares(recovered, flows: 50) == ["l": 50])
     }
 
     @Test func trafficDialSplitsBetweenLocalAndRemote() {
-        let router = Self.router(localDial: 30, remote: true)
-        let firsts = (0..<100).map { _ in router.choose(clientAddress: "x")[0].groupID }
-        #expect(firsts.filter { $0 == "local" }.count == 30)
-        #expect(firsts.filter { $0 == "remote" }.count == 70)
+        let plan = Self.plan([
+            Self.local(dial: 30, [Self.endpoint("l", weight: 1)]),
+            Self.remote([Self.endpoint("r1", weight: 1, index: 2)], id: "r1"),
+            Self.remote([Self.endpoint("r2", weight: 1, index: 3)], id: "r2"),
+        ])
+        #expect(Self.shares(plan, flows: 100) == ["l": 30, "r1": 35, "r2": 35])
     }
 
-    @Test func sourceAffinityKeepsClientsTogether() {
-        let router = Self.router(affinity: true)
-        for client in (0..<50).map({ "10.1.0.\($0)" }) {
-            let first = router.choose(clientAddress: client)[0].endpointID
-            #expect((0..<5).allSatisfy { _ in router.choose(clientAddress: client)[0].endpointID == first })
+    /// Dial 0 takes a group out: it gets no flow, even as the listener's only group.
+    @Test func trafficDialZeroTakesAGroupOut() {
+        let only = Self.plan([Self.local(dial: 0, [Self.endpoint("l", weight: 1)])])
+        #expect(!only.isRoutable)
+        #expect(only.choose(client: nil, state: LoopBalancer()).isEmpty)
+        let remoteOff = Self.plan([
+            Self.local(dial: 100, [Self.endpoint("l", weight: 1, healthy: false)]),
+            Self.remote([Self.endpoint("r", weight: 1, index: 2)], dial: 0),
+        ])
+        // The remote group is out, so the local one is the only one that may take flows, and fails open.
+        #expect(Self.shares(remoteOff, flows: 10) == ["l": 10])
+    }
+
+    @Test func weightZeroAndUnresolvedEndpointsTakeNothing() {
+        let unresolved = PlannedEndpoint(id: "dns", host: "nowhere.invalid", address: nil, weight: 5, isHealthy: true, stats: FlowStats())
+        let plan = Self.plan([Self.local([Self.endpoint("a", weight: 0), unresolved, Self.endpoint("b", weight: 1, index: 2)])])
+        #expect(Self.shares(plan, flows: 10) == ["b": 10])
+        #expect(!Self.plan([Self.local([Self.endpoint("a", weight: 0)])]).isRoutable)
+    }
+
+    @Test func accessRules() {
+        let white = AccessRule(allow: true, blocks: [CIDR("10.0.0.0/8")!])
+        #expect(white.admits(.v4(0x0A01_0203)))
+        #expect(!white.admits(.v4(0xC0A8_0001)))
+        let black = AccessRule(allow: false, blocks: [CIDR("10.0.0.0/8")!])
+        #expect(!black.admits(.v4(0x0A01_0203)))
+        #expect(black.admits(.v4(0xC0A8_0001)))
+        let address = try? SocketAddress(ipAddress: "10.1.2.3", port: 5)
+        #expect(IPAddress(address) == .v4(0x0A01_0203))
+        let v6 = try? SocketAddress(ipAddress: "2001:db8::1", port: 5)
+        #expect(IPAddress(v6) == IPAddress("2001:db8::1"))
+    }
+}
+
+/// The TCP flow's phases, without I/O.
+@Suite struct TCPFlowStateMachineTests {
+    @Test func connectsRetriesAndSplices() {
+        var machine = TCPFlowStateMachine()
+        #expect(machine.clientConnected(admitted: true, targets: 3) == .connect(attempt: 0))
+        #expect(machine.connectFailed(attempt: 0) == .connect(attempt: 1))
+        #expect(machine.connectSucceeded(attempt: 1) == .splice(attempt: 1))
+        #expect(machine.state == .spliced)
+        // A late answer to an earlier attempt is discarded.
+        #expect(machine.connectSucceeded(attempt: 0) == .discardEndpoint)
+    }
+
+    @Test func refusals() {
+        var denied = TCPFlowStateMachine()
+        #expect(denied.clientConnected(admitted: false, targets: 3) == .refuse(.denied))
+        var none = TCPFlowStateMachine()
+        #expect(none.clientConnected(admitted: true, targets: 0) == .refuse(.noEndpoint))
+        var failing = TCPFlowStateMachine()
+        #expect(failing.clientConnected(admitted: true, targets: 2) == .connect(attempt: 0))
+        #expect(failing.connectFailed(attempt: 0) == .connect(attempt: 1))
+        #expect(failing.connectFailed(attempt: 1) == .refuse(.connectFailed))
+        #expect(failing.state == .closed)
+    }
+
+    @Test func aClientThatLeavesWhileConnectingDiscardsTheEndpoint() {
+        var machine = TCPFlowStateMachine()
+        #expect(machine.clientConnected(admitted: true, targets: 2) == .connect(attempt: 0))
+        machine.clientClosed()
+        #expect(machine.connectSucceeded(attempt: 0) == .discardEndpoint)
+        #expect(machine.connectFailed(attempt: 0) == .none)
+    }
+}
+
+@Suite struct UDPSessionAdmissionTests {
+    @Test func budgetsAndRefusals() {
+        func decide(_ admitted: Bool = true, _ routable: Bool = true, listener: Int = 0, process: Int = 0) -> UDPSessionAdmission {
+            .decide(
+                admitted: admitted,
+                routable: routable,
+                listenerSessions: listener,
+                maxPerListener: 10,
+                processSessions: process,
+                maxPerProcess: 15
+            )
         }
-        let spread = Set((0..<200).map { router.choose(clientAddress: "10.2.\($0 / 200).\($0 % 200)")[0].endpointID })
-        #expect(spread == ["a", "b"])
+        #expect(decide() == .open)
+        #expect(decide(false) == .denied)
+        #expect(decide(true, false) == .noEndpoint)
+        #expect(decide(listener: 10) == .listenerBudget)
+        #expect(decide(listener: 9, process: 15) == .processBudget)
+        #expect(decide(listener: 9, process: 14) == .open)
     }
 }

@@ -24,12 +24,18 @@ final class FlowLog: Sendable {
     }
 
     /// A log for a new flow of `forwarding`'s listener, or nil when the listener has no logtank.
-    static func start(_ forwarding: ForwardingContext, proto: String, client: SocketAddress?, accelerator: SocketAddress?) -> FlowLog? {
-        guard let writer = forwarding.accessLog, let sink = forwarding.router.logSink else { return nil }
-        return FlowLog(sink: sink, writer: writer, listenerID: forwarding.router.listenerID, proto: proto, client: client, accelerator: accelerator)
+    static func start(
+        _ forwarding: ForwardingContext,
+        plan: ListenerPlan,
+        proto: String,
+        client: SocketAddress?,
+        accelerator: SocketAddress?
+    ) -> FlowLog? {
+        guard let writer = forwarding.accessLog, let sink = plan.logSink else { return nil }
+        return FlowLog(sink: sink, writer: writer, listenerID: plan.listenerID, proto: proto, client: client, accelerator: accelerator)
     }
 
-    func finish(endpoint: EndpointTarget?, end: String) {
+    func finish(endpoint: PlannedEndpoint?, end: String) {
         let elapsed = ContinuousClock.now - self.started
         let milliseconds = Int(elapsed.components.seconds * 1000) + Int(elapsed.components.attoseconds / 1_000_000_000_000_000)
         self.writer.record(
@@ -41,8 +47,8 @@ final class FlowLog: Sendable {
                 clientPort: self.client?.port ?? 0,
                 acceleratorAddress: self.accelerator?.ipAddress ?? "",
                 acceleratorPort: self.accelerator?.port ?? 0,
-                endpointID: endpoint?.endpointID,
-                endpointAddress: endpoint?.address,
+                endpointID: endpoint?.id,
+                endpointAddress: endpoint?.host,
                 bytesIn: self.bytesIn.load(ordering: .relaxed),
                 bytesOut: self.bytesOut.load(ordering: .relaxed),
                 durationMs: milliseconds,

@@ -15,11 +15,12 @@ actor HealthChecker {
 
     private let book: HealthBook
     private let group: any EventLoopGroup
-    private let onChange: @Sendable () -> Void
+    private let onChange: @Sendable (String) -> Void
     private let logger: Logger
     private var probes: [String: (probe: Probe, task: Task<Void, Never>)] = [:]
 
-    init(book: HealthBook, group: any EventLoopGroup, logger: Logger, onChange: @escaping @Sendable () -> Void) {
+    /// - Parameter onChange: called with the endpoint id whenever an endpoint's health changes.
+    init(book: HealthBook, group: any EventLoopGroup, logger: Logger, onChange: @escaping @Sendable (String) -> Void) {
         self.book = book
         self.group = group
         self.logger = logger
@@ -63,7 +64,7 @@ actor HealthChecker {
             if let state = machine.record(success: success) {
                 self.book.set(state, for: endpointID)
                 self.logger.info("endpoint health changed", metadata: ["endpoint_id": "\(endpointID)", "state": "\(state.rawValue)"])
-                self.onChange()
+                self.onChange(endpointID)
             }
             let next = started + .seconds(probe.check.interval)
             try? await Task.sleep(until: next, clock: .continuous)
@@ -92,6 +93,7 @@ actor HealthChecker {
         let verdict = loop.makePromise(of: Bool.self)
         do {
             let channel = try await DatagramBootstrap(group: loop)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: datagramBufferSize))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(UDPProbeHandler(verdict: verdict)) }
                 }

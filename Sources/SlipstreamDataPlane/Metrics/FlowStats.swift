@@ -16,6 +16,12 @@ public final class FlowStats: Sendable {
     public let refused = ManagedAtomic<Int>(0)
     /// New flows the listener's IP group (access control) turned away.
     public let denied = ManagedAtomic<Int>(0)
+    /// UDP datagrams dropped: no session could be opened (no endpoint, a session budget reached) or the datagram
+    /// could not be carried whole.
+    public let droppedDatagrams = ManagedAtomic<Int>(0)
+    /// UDP sessions ended because their endpoint socket failed (an ICMP error such as port unreachable, a failed
+    /// write); the client's next datagram opens a new session.
+    public let sessionErrors = ManagedAtomic<Int>(0)
 
     public init() {}
 

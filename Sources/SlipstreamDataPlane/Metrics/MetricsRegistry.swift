@@ -85,6 +85,14 @@ public final class MetricsRegistry: Sendable {
             ("connect_failures_total", "counter", "Backend connects that failed.", { $0.connectFailures.load(ordering: .relaxed) }),
             ("refused_total", "counter", "Flows refused before reaching an endpoint.", { $0.refused.load(ordering: .relaxed) }),
             ("denied_total", "counter", "New flows refused by the listener's IP group.", { $0.denied.load(ordering: .relaxed) }),
+            (
+                "udp_dropped_datagrams_total", "counter", "UDP datagrams dropped (no endpoint, a session budget reached, too large).",
+                { $0.droppedDatagrams.load(ordering: .relaxed) }
+            ),
+            (
+                "udp_session_errors_total", "counter", "UDP sessions ended by an error on their endpoint socket.",
+                { $0.sessionErrors.load(ordering: .relaxed) }
+            ),
         ]
         for (suffix, type, help, value) in counters {
             family("slipstream_listener_\(suffix)", type, help)

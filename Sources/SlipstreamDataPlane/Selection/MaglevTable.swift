@@ -49,6 +49,35 @@ public struct MaglevTable: Sendable {
         return Int(self.slots[Int(Self.hash(key, seed: 0) % UInt64(self.slots.count))])
     }
 
+    /// Up to `distinct` different backends for a key hash: the key's own slot first, then the next slots' backends
+    /// in table order (the order Maglev falls back in), each once.
+    public func lookup(hash: UInt64, distinct: Int) -> [Int] {
+        guard !self.slots.isEmpty, distinct > 0 else { return [] }
+        var found: [Int] = []
+        found.reserveCapacity(distinct)
+        var slot = Int(hash % UInt64(self.slots.count))
+        for _ in 0..<self.slots.count {
+            let backend = Int(self.slots[slot])
+            if !found.contains(backend) {
+                found.append(backend)
+                if found.count == distinct { break }
+            }
+            slot = slot + 1 == self.slots.count ? 0 : slot + 1
+        }
+        return found
+    }
+
+    /// splitmix64's finaliser: spreads nearby values over the whole range.
+    public static func mix(_ value: UInt64) -> UInt64 {
+        var hash = value &+ 0x9E37_79B9_7F4A_7C15
+        hash ^= hash >> 30
+        hash = hash &* 0xBF58_476D_1CE4_E5B9
+        hash ^= hash >> 27
+        hash = hash &* 0x94D0_49BB_1331_11EB
+        hash ^= hash >> 31
+        return hash
+    }
+
     /// FNV-1a over the UTF-8 bytes, mixed with a seed.
     static func hash(_ string: String, seed: UInt64) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325 ^ seed

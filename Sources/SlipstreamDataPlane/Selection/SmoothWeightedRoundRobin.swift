@@ -24,4 +24,20 @@ public struct SmoothWeightedRoundRobin: Sendable {
         self.current[best] -= total
         return best
     }
+
+    /// The next peer among all of them; nil when none has a positive weight.
+    public mutating func next() -> Int? {
+        var total = 0
+        var best = -1
+        for index in self.weights.indices where self.weights[index] > 0 {
+            self.current[index] += self.weights[index]
+            total += self.weights[index]
+            if best < 0 || self.current[index] > self.current[best] {
+                best = index
+            }
+        }
+        guard best >= 0 else { return nil }
+        self.current[best] -= total
+        return best
+    }
 }

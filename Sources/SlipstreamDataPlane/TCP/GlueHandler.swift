@@ -3,11 +3,14 @@ import NIOCore
 
 /// One half of a pair of handlers that splice two channels together: bytes read on one side are written to the
 /// other. Reading pauses while the partner cannot take more (backpressure), end-of-input becomes a half-close of
-/// the partner's output, and an error or close on one side closes the other.
+/// the partner's output, a close on one side closes the other once what it sent is written, and an error (a reset
+/// by the peer, a broken pipe) aborts the other with a reset, so a truncated stream never looks complete.
 final class GlueHandler {
     private var partner: GlueHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
+    /// Set once this side is being reset; a later close must not turn it into a FIN.
+    private var aborting = false
     /// Counts the bytes this side reads.
     private let bytesRead: [ManagedAtomic<Int>]
 
@@ -61,7 +64,7 @@ extension GlueHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.partner?.partnerClose()
+        self.partner?.partnerAbort()
         context.close(promise: nil)
     }
 
@@ -98,8 +101,16 @@ extension GlueHandler {
         }
     }
 
+    private func partnerAbort() {
+        guard let context = self.context, !self.aborting else { return }
+        self.aborting = true
+        let channel = context.channel
+        // What the other side sent before its error still goes out; then the reset.
+        self.afterPendingWrites(context) { channel.abort() }
+    }
+
     private func partnerClose() {
-        guard let context = self.context else { return }
+        guard let context = self.context, !self.aborting else { return }
         let channel = context.channel
         // Close once everything written so far has gone out, so the last bytes of the other side arrive.
         self.afterPendingWrites(context) { channel.close(promise: nil) }

@@ -1,25 +1,23 @@
 import Logging
 import NIOCore
 import NIOPosix
+import SlipstreamCore
 
-/// First handler of every accepted client connection: picks endpoints, dials them in turn (each with a connect
-/// timeout) and, once one answers, splices the two connections with a ``GlueHandler`` pair and steps aside.
+/// First handler of every accepted client connection: asks the listener's plan for endpoints, dials them in turn
+/// on the client's own event loop (each with a connect timeout) and, once one answers, splices the two connections
+/// with a ``GlueHandler`` pair and steps aside. Decisions are ``TCPFlowStateMachine``'s.
+///
 /// The client connection is accepted with `autoRead` off, so nothing is read before an endpoint is there.
 final class TCPConnectHandler {
-    enum State {
-        case idle
-        case connecting
-        case connected
-        case closed
-    }
-
-    private var state = State.idle
+    private var machine = TCPFlowStateMachine()
     /// What arrived before the endpoint connection was there. With `autoRead` off NIO still reads everything up
     /// to an end-of-file it was notified of, so this is bounded by the socket's receive buffer.
     private var early: [ByteBuffer] = []
     private var earlyEOF = false
     /// Set when the listener has a logtank.
     private var flowLog: FlowLog?
+    private var plan: ListenerPlan?
+    private var targets: [FlowTarget] = []
     private let context: ForwardingContext
     private let port: Int
 
@@ -34,33 +32,32 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = ByteBuffer
 
     func channelActive(context: ChannelHandlerContext) {
-        let client = context.channel.remoteAddress?.ipAddress ?? ""
-        self.flowLog = FlowLog.start(self.context, proto: "TCP", client: context.channel.remoteAddress, accelerator: context.channel.localAddress)
-        guard self.context.router.admits(clientAddress: client) else {
-            // Closed before any endpoint is contacted.
-            self.flowLog?.finish(endpoint: nil, end: "denied")
-            self.context.listenerStats.denied.wrappingIncrement(ordering: .relaxed)
-            self.state = .closed
-            context.close(promise: nil)
-            return
+        let runtime = self.context.runtime
+        let client = IPAddress(context.channel.remoteAddress)
+        let current = runtime.current
+        let admitted = current.admits(client)
+        if admitted {
+            (self.plan, self.targets) = runtime.choose(client: client, on: context.eventLoop)
+        } else {
+            self.plan = current
         }
-        let targets = self.context.router.choose(clientAddress: client)
-        self.context.listenerStats.opened()
-        context.channel.closeFuture.whenComplete { [stats = self.context.listenerStats] _ in stats.closed() }
-        guard !targets.isEmpty else {
-            self.flowLog?.finish(endpoint: nil, end: "no_endpoint")
-            self.context.listenerStats.refused.wrappingIncrement(ordering: .relaxed)
-            self.state = .closed
-            context.close(promise: nil)
-            return
+        self.flowLog = FlowLog.start(
+            self.context,
+            plan: self.plan!,
+            proto: "TCP",
+            client: context.channel.remoteAddress,
+            accelerator: context.channel.localAddress
+        )
+        if admitted {
+            runtime.stats.opened()
+            context.channel.closeFuture.whenComplete { [stats = runtime.stats] _ in stats.closed() }
         }
-        self.state = .connecting
-        self.connect(targets, attempt: 0, context: context)
+        self.perform(self.machine.clientConnected(admitted: admitted, targets: self.targets.count), context: context)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.state = .closed
+        self.machine.clientClosed()
         context.fireChannelInactive()
     }
 
@@ -77,50 +74,70 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.state = .closed
+        self.machine.clientClosed()
         context.close(promise: nil)
     }
 
-    private func connect(_ targets: [EndpointTarget], attempt: Int, context: ChannelHandlerContext) {
-        let target = targets[attempt]
-        let endpointStats = self.context.metrics.endpoint(target.endpointID, listenerID: self.context.router.listenerID)
+    private func perform(_ action: TCPFlowStateMachine.Action, context: ChannelHandlerContext, endpoint: (any Channel)? = nil) {
+        switch action {
+        case .none:
+            break
+        case .refuse(let refusal):
+            self.flowLog?.finish(endpoint: self.targets.last.map { self.endpoint($0) }, end: refusal.rawValue)
+            switch refusal {
+            case .denied:
+                self.context.runtime.stats.denied.wrappingIncrement(ordering: .relaxed)
+                context.close(promise: nil)
+            case .noEndpoint, .connectFailed:
+                self.context.runtime.stats.refused.wrappingIncrement(ordering: .relaxed)
+                context.channel.abort()
+            }
+        case .connect(let attempt):
+            self.connect(attempt: attempt, context: context)
+        case .splice(let attempt):
+            if let endpoint { self.glue(client: context, endpoint: endpoint, target: self.targets[attempt]) }
+        case .discardEndpoint:
+            endpoint?.close(promise: nil)
+        }
+    }
+
+    private func endpoint(_ target: FlowTarget) -> PlannedEndpoint {
+        self.plan!.groups[target.group].endpoints[target.endpoint]
+    }
+
+    private func connect(attempt: Int, context: ChannelHandlerContext) {
+        let endpoint = self.endpoint(self.targets[attempt])
+        guard var address = endpoint.address else {
+            self.perform(self.machine.connectFailed(attempt: attempt), context: context)
+            return
+        }
+        address.port = self.port
         ClientBootstrap(group: context.eventLoop)
             .connectTimeout(self.context.connectTimeout)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.autoRead, value: false)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connect(host: target.address, port: self.port)
-            .hop(to: context.eventLoop)
+            .connect(to: address)
             .assumeIsolated()
             .whenComplete { result in
-                switch (result, self.state) {
-                case (.success(let endpoint), .connecting):
-                    self.glue(client: context, endpoint: endpoint, target: target, stats: endpointStats)
-                case (.success(let endpoint), _):
-                    endpoint.close(promise: nil)
-                case (.failure(let error), .connecting):
-                    endpointStats.connectFailures.wrappingIncrement(ordering: .relaxed)
+                switch result {
+                case .success(let channel):
+                    self.perform(self.machine.connectSucceeded(attempt: attempt), context: context, endpoint: channel)
+                case .failure(let error):
+                    endpoint.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
                     self.context.logger.debug(
                         "endpoint connect failed",
-                        metadata: ["endpoint_id": "\(target.endpointID)", "error": "\(error)"]
+                        metadata: ["endpoint_id": "\(endpoint.id)", "error": "\(error)"]
                     )
-                    if attempt + 1 < targets.count {
-                        self.connect(targets, attempt: attempt + 1, context: context)
-                    } else {
-                        self.flowLog?.finish(endpoint: target, end: "connect_failed")
-                        self.context.listenerStats.refused.wrappingIncrement(ordering: .relaxed)
-                        self.state = .closed
-                        context.close(promise: nil)
-                    }
-                case (.failure, _):
-                    break
+                    self.perform(self.machine.connectFailed(attempt: attempt), context: context)
                 }
             }
     }
 
-    private func glue(client context: ChannelHandlerContext, endpoint: any Channel, target: EndpointTarget, stats: FlowStats) {
-        self.state = .connected
-        let listener = self.context.listenerStats
+    private func glue(client context: ChannelHandlerContext, endpoint: any Channel, target: FlowTarget) {
+        let planned = self.endpoint(target)
+        let listener = self.context.runtime.stats
+        let stats = planned.stats
         stats.opened()
         endpoint.closeFuture.whenComplete { _ in stats.closed() }
         var clientBytes = [listener.bytesIn, stats.bytesIn]
@@ -128,13 +145,13 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         if let log = self.flowLog {
             clientBytes.append(log.bytesIn)
             endpointBytes.append(log.bytesOut)
-            context.channel.closeFuture.whenComplete { _ in log.finish(endpoint: target, end: "closed") }
+            context.channel.closeFuture.whenComplete { _ in log.finish(endpoint: planned, end: "closed") }
         }
         let (clientSide, endpointSide) = GlueHandler.matchedPair(clientBytes: clientBytes, endpointBytes: endpointBytes)
         do {
             try endpoint.pipeline.syncOperations.addHandler(endpointSide)
             try context.pipeline.syncOperations.addHandler(clientSide)
-            self.context.flows.track(context.channel, endpointID: target.endpointID)
+            self.context.flows.track(context.channel, endpointID: planned.id)
             // Hand on what the client sent (and whether it finished) before the endpoint was connected.
             for buffer in self.early { context.fireChannelRead(self.wrapInboundOut(buffer)) }
             if !self.early.isEmpty { context.fireChannelReadComplete() }

@@ -1,0 +1,82 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The balancing state of one listener on one event loop: the traffic-dial split, the rotation over remote
+/// groups and a smooth weighted round-robin per group. Each event loop keeps its own, so picking an endpoint takes
+/// no lock; every loop's sequence follows the weights, and so does their sum.
+///
+/// Touched only from its own event loop (``ListenerRuntime/balancer(for:)`` hands each loop its own instance).
+public final class LoopBalancer: @unchecked Sendable {
+    private var dialWeight = -1
+    private var dial = SmoothWeightedRoundRobin(weights: [])
+    private var remoteCursor = 0
+    private final class GroupState {
+        let key: Int
+        var roundRobin: SmoothWeightedRoundRobin
+
+        init(key: Int, weights: [Int]) {
+            self.key = key
+            self.roundRobin = SmoothWeightedRoundRobin(weights: weights)
+        }
+    }
+
+    private var groups: [String: GroupState] = [:]
+
+    public init() {}
+
+    /// Whether this flow goes to the local group, which takes `dial` percent of the flows.
+    func takeLocal(dial: Int) -> Bool {
+        if dial != self.dialWeight {
+            self.dialWeight = dial
+            self.dial = SmoothWeightedRoundRobin(weights: [dial, 100 - dial])
+        }
+        return self.dial.next(among: [0, 1]) == 0
+    }
+
+    /// `remotes` starting at the next one in turn.
+    func rotated(_ remotes: [Int]) -> [Int] {
+        guard remotes.count > 1 else { return remotes }
+        let first = self.remoteCursor % remotes.count
+        self.remoteCursor &+= 1
+        return Array(remotes[first...] + remotes[..<first])
+    }
+
+    /// The position in `group.members` of the next pick by smooth weighted round-robin.
+    func nextPick(group: PlannedGroup) -> Int? {
+        if let state = self.groups[group.id], state.key == group.balanceKey {
+            return state.roundRobin.next()
+        }
+        let state = GroupState(key: group.balanceKey, weights: group.members.map { group.endpoints[$0].weight })
+        self.groups[group.id] = state
+        return state.roundRobin.next()
+    }
+
+    /// Forgets groups that are not in `ids`.
+    func retain(groups ids: Set<String>) {
+        self.groups = self.groups.filter { ids.contains($0.key) }
+    }
+}
+
+/// Maps each event loop of a group to a small index, so per-loop state can live in an array.
+public struct EventLoopIndex: Sendable {
+    private let indexes: [ObjectIdentifier: Int]
+    /// The loops, in index order.
+    public let loops: [any EventLoop]
+    public var count: Int { self.loops.count }
+
+    public init(_ group: any EventLoopGroup) {
+        var indexes: [ObjectIdentifier: Int] = [:]
+        var loops: [any EventLoop] = []
+        for loop in group.makeIterator() where indexes[ObjectIdentifier(loop)] == nil {
+            indexes[ObjectIdentifier(loop)] = loops.count
+            loops.append(loop)
+        }
+        self.indexes = indexes
+        self.loops = loops
+    }
+
+    /// The loop's index, or nil for a loop of another group.
+    public func index(of loop: any EventLoop) -> Int? {
+        self.indexes[ObjectIdentifier(loop)]
+    }
+}
