@@ -31,6 +31,7 @@ public func buildApplication(
         popConfiguration.drainTimeout = .seconds(Int64(configuration.drainTimeoutSeconds))
         popConfiguration.udpIdleTimeout = .seconds(Int64(configuration.udpIdleTimeoutSeconds))
         popConfiguration.udpMaxSessions = configuration.udpMaxSessions
+        if let perProcess = configuration.udpMaxSessionsPerProcess { popConfiguration.udpMaxSessionsPerProcess = perProcess }
         let accessLog = AccessLogWriter(
             directory: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("logs").path,
             maxFileBytes: configuration.accessLogMaxBytes,

@@ -5,6 +5,10 @@ import NIOPosix
 import SlipstreamCore
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A TCP and UDP echo server on one loopback address and port that prefixes every reply with its own address,
 /// so a test can tell which endpoint a flow reached.
 final class EchoBackend: Sendable {
@@ -214,9 +218,10 @@ struct DataPlaneTestSpace: Sendable {
     let pool: CIDR
     let port: Int
 
-    init(_ index: Int) {
+    /// - Parameter ports: how many consecutive free ports, starting at `port`, the test may use.
+    init(_ index: Int, ports: Int = 2) {
         self.pool = CIDR("127.11.\(index).0/24")!
-        self.port = 21_000 + index * 20
+        self.port = freePort(span: ports)
     }
 
     func server(_ adjust: @escaping (inout SlipstreamConfiguration) -> Void = { _ in }) -> TestServer {
@@ -241,9 +246,13 @@ extension API {
     }
 
     /// An accelerator with one listener and one group, ACTIVE; returns (address, listener id, group id).
-    func acceleratorWithListener(port: Int, protocol proto: String = "TCP", affinity: String = "NONE", region: String = "ap-southeast-1")
-        async throws -> (address: String, listenerID: String, groupID: String)
-    {
+    func acceleratorWithListener(
+        port: Int,
+        protocol proto: String = "TCP",
+        affinity: String = "NONE",
+        region: String = "ap-southeast-1",
+        lastPort: Int? = nil
+    ) async throws -> (address: String, listenerID: String, groupID: String) {
         let accelerator = try await self.create(
             "/v1/accelerators",
             "accelerator",
@@ -253,7 +262,7 @@ extension API {
         let listener = try await self.create(
             "/v1/listeners",
             "listener",
-            #"{"listener": {"name": "dp", "protocol": "\#(proto)", "client_affinity": "\#(affinity)", "accelerator_id": "\#(accelerator["id"] as! String)", "port_ranges": [{"from_port": \#(port), "to_port": \#(port)}]}}"#
+            #"{"listener": {"name": "dp", "protocol": "\#(proto)", "client_affinity": "\#(affinity)", "accelerator_id": "\#(accelerator["id"] as! String)", "port_ranges": [{"from_port": \#(port), "to_port": \#(lastPort ?? port)}]}}"#
         )
         let listenerID = listener["id"] as! String
         let groupID = try await self.createEndpointGroup(listenerID: listenerID, region: region)
@@ -282,4 +291,37 @@ extension API {
             #expect(try await self.waitFor(uri, key) { $0["status"] as? String == "ACTIVE" }, "\(uri) did not become ACTIVE")
         }
     }
+}
+
+/// A port that nothing on this host holds for TCP or UDP now (the kernel's pick for port 0), with the `span - 1`
+/// ports after it free too. Tests bind them on their own loopback addresses.
+func freePort(span: Int = 1) -> Int {
+    func free(_ port: Int) -> Int? {
+        var found: Int?
+        for type in [Int32(SOCK_STREAM.rawValue), Int32(SOCK_DGRAM.rawValue)] {
+            let fd = socket(AF_INET, type, 0)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = in_port_t(UInt16(found ?? port).bigEndian)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { return nil }
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            }
+            found = Int(UInt16(bigEndian: address.sin_port))
+        }
+        return found
+    }
+    for _ in 0..<100 {
+        guard let port = free(0), port + span <= 65_536 else { continue }
+        if (1..<max(1, span)).allSatisfy({ free(port + $0) != nil }) { return port }
+    }
+    Issue.record("no free port found")
+    return 0
 }

@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func reportsAppliedRevisionHealthAndDomainNameEndpoints() async throws {
-        let port = 21_400
+        let port = freePort()
         let backend = try await EchoBackend(host: "127.0.0.1", port: port)
         defer { Task { try? await backend.stop() } }
         let pop = Self.pop()
@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test func shutdownStopsAcceptingAndDrainsOpenFlows() async throws {
-        let port = 21_420
+        let port = freePort()
         let backend = try await EchoBackend(host: "127.0.0.2", port: port)
         defer { Task { try? await backend.stop() } }
         let pop = Self.pop(drainSeconds: 10)

@@ -71,7 +71,8 @@ public struct BYOIPPool: Sendable, Equatable {
 ///   `SLIPSTREAM_TOKEN_TTL_SECONDS` (86400), `SLIPSTREAM_LOG_LEVEL` (info)
 /// - `SLIPSTREAM_MASTER_KEY`: base64 of 32 bytes; replaces the key file `master.key` in the data directory
 /// - `SLIPSTREAM_DATA_PLANE` (`on`), `SLIPSTREAM_POP_REGION` (the first region), `SLIPSTREAM_CONNECT_TIMEOUT_MS` (2000),
-///   `SLIPSTREAM_DRAIN_TIMEOUT_SECONDS` (30), `SLIPSTREAM_UDP_IDLE_TIMEOUT_SECONDS` (60), `SLIPSTREAM_UDP_MAX_SESSIONS` (10000)
+///   `SLIPSTREAM_DRAIN_TIMEOUT_SECONDS` (30), `SLIPSTREAM_UDP_IDLE_TIMEOUT_SECONDS` (60), `SLIPSTREAM_UDP_MAX_SESSIONS` (10000 per listener),
+///   `SLIPSTREAM_UDP_MAX_SESSIONS_PER_PROCESS` (a quarter of the open-file limit)
 /// - `SLIPSTREAM_POP_ID` (`embedded`), `SLIPSTREAM_BYOIP_POOLS`: comma-separated `CIDR=AREA` (default none),
 ///   `SLIPSTREAM_ACCESS_LOG_MAX_BYTES` (10485760)
 public struct SlipstreamConfiguration: Sendable {
@@ -112,7 +113,10 @@ public struct SlipstreamConfiguration: Sendable {
     public var connectTimeoutMilliseconds = 2000
     public var drainTimeoutSeconds = 30
     public var udpIdleTimeoutSeconds = 60
+    /// UDP sessions per listener, over all its ports.
     public var udpMaxSessions = 10_000
+    /// UDP sessions of the whole process; nil derives it from the open-file limit (a quarter of it).
+    public var udpMaxSessionsPerProcess: Int?
     /// Identifier of the embedded PoP in `GET /v1/pops`.
     public var popID = "embedded"
     /// Pools listed by `GET /v1/byoip-pools`.
@@ -193,6 +197,7 @@ public struct SlipstreamConfiguration: Sendable {
         if let n = try integer("SLIPSTREAM_DRAIN_TIMEOUT_SECONDS", 0...3600) { self.drainTimeoutSeconds = n }
         if let n = try integer("SLIPSTREAM_UDP_IDLE_TIMEOUT_SECONDS", 1...3600) { self.udpIdleTimeoutSeconds = n }
         if let n = try integer("SLIPSTREAM_UDP_MAX_SESSIONS", 1...1_000_000) { self.udpMaxSessions = n }
+        if let n = try integer("SLIPSTREAM_UDP_MAX_SESSIONS_PER_PROCESS", 1...10_000_000) { self.udpMaxSessionsPerProcess = n }
         if let n = try integer("SLIPSTREAM_ACCESS_LOG_MAX_BYTES", 1024...(1 << 30)) { self.accessLogMaxBytes = n }
         if let id = value("SLIPSTREAM_POP_ID") {
             guard id.count <= 36 else { throw ConfigurationError("SLIPSTREAM_POP_ID must be at most 36 characters") }
