@@ -8,7 +8,7 @@
 # Options (all optional):
 #   --duration S        seconds per load run (default 10)
 #   --repeat N          runs per row and engine, engines rotated between repeats; the median is shown (default 1)
-#   --rows LIST         comma list of tcp1,tcp4,http_ka,http_close,udp (default: all)
+#   --rows LIST         comma list of tcp1,tcp4,http_ka,http_close,udp,udp8 (default: all)
 #   --engines LIST      comma list of direct,haproxy,nginx,slipstream (default: all)
 #   --threads N         wrk threads (default 2)        --connections N   wrk connections (default 50)
 #   --udp-count N       UDP round trips per run (default 20000; each run also stops after --duration)

@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import re
+import selectors
 import shlex
 import shutil
 import signal
@@ -44,6 +45,7 @@ ROWS = {
     "http_ka": {"title": "HTTP keep-alive (wrk)", "unit": "req/s"},
     "http_close": {"title": "HTTP, new connection per request (wrk)", "unit": "req/s"},
     "udp": {"title": "UDP sequential round trips", "unit": "rt/s"},
+    "udp8": {"title": "UDP round trips, 8 sessions (closed loop)", "unit": "rt/s"},
 }
 ENGINES = ["direct", "haproxy", "nginx", "slipstream"]
 HTTP_BODY = b"slipstream-bench ok\n"
@@ -538,9 +540,9 @@ def run_wrk(args, addr, ports, close):
             "p99": data["p99_us"] / 1000.0, "errors": errors, "wrk": data}
 
 
-def run_udp(args, addr, ports):
+def run_udp(args, addr, ports, sessions=1):
     cmd = [sys.executable, os.path.abspath(__file__), "udp-client", "--addr", addr, "--port", str(ports["udp"]),
-           "--count", str(args.udp_count), "--seconds", str(args.duration)]
+           "--count", str(args.udp_count * (20 if sessions > 1 else 1)), "--seconds", str(args.duration), "--sessions", str(sessions)]
     out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=args.duration + 60)
     try:
         data = json.loads(out.stdout.decode())
@@ -570,6 +572,8 @@ def measure(args, engine, row, ports, perf_dir=None):
         result = run_wrk(args, engine.addr, ports, close=False)
     elif row == "http_close":
         result = run_wrk(args, engine.addr, ports, close=True)
+    elif row == "udp8":
+        result = run_udp(args, engine.addr, ports, sessions=8)
     else:
         result = run_udp(args, engine.addr, ports)
     wall = time.monotonic() - t0
@@ -602,7 +606,7 @@ def fmt_value(row, v):
 def fmt_lat(row, v):
     if v is None:
         return "—"
-    return ("%.0f µs" % v) if row == "udp" else ("%.2f ms" % v)
+    return ("%.0f µs" % v) if row.startswith("udp") else ("%.2f ms" % v)
 
 
 def ratio(a, b):
@@ -712,7 +716,7 @@ def report(args, engines, results, meta):
         for eng in order:
             r = med.get((row, eng))
             if r is None:
-                if eng == "haproxy" and row == "udp":
+                if eng == "haproxy" and row.startswith("udp"):
                     w("| %s | %s | n/a (no generic UDP proxy) | | | | | | |" % (ROWS[row]["title"], engines[eng].label))
                 continue
             spread = ""
@@ -873,7 +877,7 @@ def cmd_run(args):
                 for row in args.rows:
                     for eng in rotated:
                         engine = engines[eng]
-                        if row == "udp" and not engine.udp:
+                        if row.startswith("udp") and not engine.udp:
                             continue
                         log("run %d/%d %s via %s" % (rep + 1, args.repeat, row, eng))
                         result = measure(args, engine, row, ports, perf_dir)
@@ -914,36 +918,70 @@ def cmd_udp_echo(args):
 
 
 def cmd_udp_client(args):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.connect((args.addr, args.port))
-    s.settimeout(args.timeout)
+    """Closed-loop UDP round trips over `--sessions` sockets (each a session at the proxy): every socket sends its
+    next datagram as soon as its previous one came back. One socket is the sequential case."""
+    socks = []
+    for _ in range(args.sessions):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect((args.addr, args.port))
+        socks.append(s)
     pad = b"x" * max(0, args.size - 8)
     clock = time.perf_counter_ns
 
-    def round_trip(seq):
-        msg = seq.to_bytes(8, "big") + pad
-        t0 = clock()
-        s.send(msg)
-        while True:
-            data = s.recv(65535)
-            if data[:8] == msg[:8]:
-                return clock() - t0
-    for i in range(args.warmup):   # first datagram opens the proxy's session; not counted
-        try:
-            round_trip(1 << 62 | i)
-        except (socket.timeout, ConnectionRefusedError):
-            pass
+    def warm(s):
+        s.settimeout(args.timeout)
+        for i in range(max(1, args.warmup // args.sessions)):   # opens the proxy's session; not counted
+            msg = (1 << 62 | i).to_bytes(8, "big") + pad
+            try:
+                s.send(msg)
+                while s.recv(65535)[:8] != msg[:8]:
+                    pass
+            except (socket.timeout, ConnectionRefusedError):
+                pass
+        s.setblocking(False)
+
+    for s in socks:
+        warm(s)
+    selector = selectors.DefaultSelector()
+    pending = {}          # socket -> (sequence, sent at)
+    seq = 0
     samples = []
     lost = 0
     start = time.monotonic()
     deadline = start + args.seconds
-    for i in range(args.count):
-        if time.monotonic() >= deadline:
-            break
-        try:
-            samples.append(round_trip(i))
-        except (socket.timeout, ConnectionRefusedError):
-            lost += 1
+
+    def send(s):
+        nonlocal seq
+        msg = seq.to_bytes(8, "big") + pad
+        pending[s] = (seq, clock())
+        seq += 1
+        s.send(msg)
+
+    for s in socks:
+        selector.register(s, selectors.EVENT_READ)
+        send(s)
+    timeout_ns = int(args.timeout * 1e9)
+    while pending and time.monotonic() < deadline:
+        for key, _ in selector.select(timeout=args.timeout / 4):
+            s = key.fileobj
+            try:
+                data = s.recv(65535)
+            except (BlockingIOError, ConnectionRefusedError):
+                continue
+            want = pending.get(s)
+            if want is None or int.from_bytes(data[:8], "big") != want[0]:
+                continue
+            samples.append(clock() - want[1])
+            del pending[s]
+            if seq < args.count:
+                send(s)
+        now = clock()
+        for s, (_, sent) in list(pending.items()):
+            if now - sent > timeout_ns:
+                lost += 1
+                del pending[s]
+                if seq < args.count:
+                    send(s)
     elapsed = time.monotonic() - start
     samples.sort()
 
@@ -951,7 +989,7 @@ def cmd_udp_client(args):
         if not samples:
             return None
         return samples[min(len(samples) - 1, int(round(p / 100.0 * (len(samples) - 1))))] / 1000.0
-    print(json.dumps({"completed": len(samples), "lost": lost, "seconds": elapsed,
+    print(json.dumps({"completed": len(samples), "lost": lost, "seconds": elapsed, "sessions": args.sessions,
                       "rate": len(samples) / elapsed if elapsed > 0 else 0.0, "p50_us": pct(50), "p90_us": pct(90),
                       "p99_us": pct(99), "max_us": pct(100),
                       "mean_us": statistics.mean(samples) / 1000.0 if samples else None}))
@@ -1000,6 +1038,7 @@ def main():
     client.add_argument("--size", type=int, default=64)
     client.add_argument("--timeout", type=float, default=1.0)
     client.add_argument("--warmup", type=int, default=100)
+    client.add_argument("--sessions", type=int, default=1, help="sockets in the closed loop (default 1)")
     client.set_defaults(func=cmd_udp_client)
     args = parser.parse_args()
     try:

@@ -654,11 +654,11 @@ def stack(client):
 class EchoBackend:
     """A TCP echo server that prefixes replies with its address."""
 
-    def __init__(self, host, port):
+    def __init__(self, host, port, backlog=16):
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
-        self.sock.listen(16)
+        self.sock.listen(backlog)
         self.sock.settimeout(0.2)
         self.host = host
         self.stopped = threading.Event()

@@ -8,7 +8,8 @@ import time
 import pytest
 import requests
 
-from conftest import Account, Server, create_accelerator, expect_error, uniq, wait_for
+from conftest import (Account, EchoBackend, Server, create_accelerator, create_endpoint, create_endpoint_group,
+                      create_listener, expect_error, free_port, uniq, wait_for)
 from huaweicloudsdkga.v1 import (CreateListenerOption, CreateListenerRequest, CreateListenerRequestBody,
                                  ListTenantQuotasRequest, PortRange, ShowListenerRequest)
 
@@ -166,7 +167,9 @@ def low_fd_server(tmp_path_factory):
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
-    srv = Server(tmp_path_factory.mktemp("limits-fd"), env={"SLIPSTREAM_QUOTA_PORTS_PER_ACCOUNT": "100000"},
+    # Each data-plane server here gets its own address pool, so their listeners never share an address.
+    srv = Server(tmp_path_factory.mktemp("limits-fd"), env={"SLIPSTREAM_QUOTA_PORTS_PER_ACCOUNT": "100000",
+                                                            "SLIPSTREAM_POOL_OUTOFCM_IPV4": "127.12.1.0/24"},
                  preexec_fn=limit).start()
     yield srv
     srv.stop()
@@ -201,3 +204,78 @@ def test_a_listener_over_the_pop_socket_budget_is_error_without_a_retry_storm(lo
     used = cpu_seconds(pid) - before
     assert used < 0.25 * (time.monotonic() - started), "%.2f CPU-s in 4 s" % used
     assert c.show_listener(ShowListenerRequest(listener_id=small.id)).listener.status == "ACTIVE"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Open-file limits: a service started with the common soft limit of 1024
+# ----------------------------------------------------------------------------------------------------------------
+
+UDP_PORTS = 1500
+TCP_FLOWS = 600
+
+
+@pytest.fixture(scope="module")
+def soft_1024_server(tmp_path_factory):
+    """`ulimit -S -n 1024` with the hard limit left as it is, as service managers often start daemons."""
+    def limit():
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+
+    srv = Server(tmp_path_factory.mktemp("limits-1024"), env={"SLIPSTREAM_QUOTA_PORTS_PER_ACCOUNT": "100000",
+                                                              "SLIPSTREAM_POOL_OUTOFCM_IPV4": "127.12.2.0/24"},
+                 preexec_fn=limit).start()
+    yield srv
+    srv.stop()
+
+
+def open_file_limits(pid):
+    with open("/proc/%d/limits" % pid) as f:
+        line = next(l for l in f if l.startswith("Max open files"))
+    soft, hard = line.split()[3:5]
+    return int(soft), int(hard)
+
+
+def test_a_soft_limit_of_1024_is_raised_and_serves_1500_udp_ports_and_600_tcp_flows(soft_1024_server):
+    srv = soft_1024_server
+    soft, hard = open_file_limits(srv.proc.pid)
+    assert soft == hard, "the soft limit was not raised to the hard limit: %s/%s" % (soft, hard)
+    assert "soft_at_start=1024" in srv.log_text(), srv.log_tail()
+    acct = Account(srv, srv.credentials())
+    c = acct.client
+    acc = create_accelerator(c)
+    udp = _listener(c, acc.id, 40000, 40000 + UDP_PORTS - 1)
+    wait_for(lambda: c.show_listener(ShowListenerRequest(listener_id=udp.id)).listener.status,
+             lambda s: s == "ACTIVE", timeout=60, desc="the %d-port UDP listener ACTIVE" % UDP_PORTS)
+
+    port = free_port()
+    backend = EchoBackend("127.0.0.2", port, backlog=1024)
+    try:
+        tcp = create_listener(c, acc.id, ports=((port, port),))
+        group = create_endpoint_group(c, tcp.id)
+        create_endpoint(c, group.id, ip_address="127.0.0.2", resource_type="CUSTOM_IP")
+        address = acc.ip_sets[0].ip_address
+        wait_for(lambda: _round_trip(address, port), lambda reply: reply == b"127.0.0.2:x", timeout=15,
+                 desc="a TCP round trip through the listener")
+        flows = []
+        try:
+            for _ in range(TCP_FLOWS):
+                flows.append(socket.create_connection((address, port), timeout=10))
+            for s in flows:
+                s.sendall(b"y")
+            replies = [s.recv(64) for s in flows]
+            assert replies.count(b"127.0.0.2:y") == TCP_FLOWS, replies[:5]
+        finally:
+            for s in flows:
+                s.close()
+        assert requests.get(srv.endpoint + "/healthz", timeout=10).status_code == 200
+    finally:
+        backend.close()
+
+
+def _round_trip(address, port):
+    try:
+        with socket.create_connection((address, port), timeout=5) as s:
+            s.sendall(b"x")
+            return s.recv(64)
+    except OSError:
+        return None

@@ -13,6 +13,8 @@ final class GlueHandler {
     private var aborting = false
     /// Counts the bytes this side reads.
     private let bytesRead: [ManagedAtomic<Int>]
+    /// Bytes read since the counters were last updated: they are added once per read burst, not per read.
+    private var unreported = 0
 
     private init(bytesRead: [ManagedAtomic<Int>]) {
         self.bytesRead = bytesRead
@@ -44,15 +46,23 @@ extension GlueHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = self.unwrapInboundIn(data)
-        for counter in self.bytesRead { counter.wrappingIncrement(by: buffer.readableBytes, ordering: .relaxed) }
+        self.unreported += buffer.readableBytes
         self.partner?.partnerWrite(buffer)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        self.reportBytes()
         self.partner?.partnerFlush()
     }
 
+    private func reportBytes() {
+        guard self.unreported > 0 else { return }
+        for counter in self.bytesRead { counter.wrappingIncrement(by: self.unreported, ordering: .relaxed) }
+        self.unreported = 0
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        self.reportBytes()
         self.partner?.partnerClose()
     }
 
