@@ -118,6 +118,13 @@ import Testing
             expectError(try await api.call(.get, "/v1/accelerators?limit=2001"), 400, "GA.9001", mentioning: "limit")
             expectError(try await api.call(.get, "/v1/accelerators?limit=ten"), 400, "GA.9001", mentioning: "limit")
             expectError(try await api.call(.get, "/v1/accelerators?page_reverse=maybe"), 400, "GA.9001", mentioning: "page_reverse")
+            // A key may repeat only where the document declares a list: handlers read the first value, while the
+            // signature covers every one, so `limit=1&limit=2000` and `limit=2000&limit=1` would sign alike.
+            expectError(try await api.call(.get, "/v1/accelerators?limit=1&limit=2000"), 400, "GA.9001", mentioning: "limit")
+            #expect(try await api.call(.get, "/v1/logtanks?resource_ids=a&resource_ids=b").status == 200)
+            // Empty path segments do not get a request past authentication: it is checked on the routed path.
+            expectError(try await api.call(.get, "//v1/accelerators", auth: .anonymous), 401, "APIGW.0301")
+            #expect(try await api.call(.get, "//v1/accelerators").status == 200)
         }
     }
 }

@@ -2,6 +2,7 @@
 and the PoP's listening-socket budget. Each server here is a real `slipstream serve` with small settings."""
 import os
 import resource
+import select
 import socket
 import time
 
@@ -107,6 +108,23 @@ def test_a_chunked_body_past_the_limit_gets_413_and_the_connection_closes(api_se
         # The client goes on sending; the server does not read the rest of the body.
         took = wait_closed(s, MARGIN_S, feed=lambda: s.sendall(chunk))
     assert took < MARGIN_S
+
+
+def test_a_client_that_reads_no_responses_is_closed(api_server):
+    """Pipelined requests whose responses back up (the client never reads) hold the connection only for the
+    request timeout: the server's writes stall and it gives up."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", api_server.port))
+    with s:
+        s.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * 60)
+        # Watch for the server's FIN or reset without reading (reading would let the responses flow).
+        poller = select.poll()
+        poller.register(s, select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+        started = time.monotonic()
+        wait_for(lambda: poller.poll(0), bool, timeout=REQUEST_S + MARGIN_S, interval=0.1,
+                 desc="the server to close a connection whose client reads nothing")
+    assert time.monotonic() - started >= REQUEST_S - 1.0
 
 
 def test_at_the_connection_cap_a_client_is_served_once_idle_connections_time_out(api_server):

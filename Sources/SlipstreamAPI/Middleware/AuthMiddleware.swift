@@ -24,8 +24,13 @@ struct AuthMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
+    /// Whether `path` is an authenticated route. Judged on the path as the router sees it (empty segments dropped),
+    /// so `//v1/accelerators` is no way around it.
     static func requiresAuthentication(_ path: String) -> Bool {
-        path.hasPrefix("/v1/") || path == "/v1" || (path.hasPrefix("/v3/") && path != "/v3/auth/tokens")
+        let segments = path.split(separator: "/")
+        guard let first = segments.first else { return false }
+        if first == "v1" { return true }
+        return first == "v3" && segments != ["v3", "auth", "tokens"]
     }
 
     func authenticate(_ request: Request) async throws -> Caller {

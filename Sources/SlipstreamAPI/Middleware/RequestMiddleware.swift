@@ -26,6 +26,9 @@ struct RequestMiddleware: RouterMiddleware {
             } catch is NIOTooManyBytesError {
                 throw GAError.bodyTooLarge(limit: self.maxBodyBytes)
             }
+            if let repeated = APIRoutes.repeatedQueryParameter(request.uri.queryParameters) {
+                throw GAError.invalid(repeated, "may appear only once in the query")
+            }
             response = try await next(request, context)
         } catch {
             response = try self.errorResponse(error, request: request, context: context)

@@ -10,7 +10,9 @@ import NIOHTTPTypes
 /// - a request whose end has not arrived `readTimeout` after its head closes the connection (nginx's
 ///   `client_body_timeout`, HAProxy's `timeout http-request`), so a body trickled forever holds no connection;
 /// - a response that ends before its request was fully read (an error such as 413 for an oversized body) closes the
-///   connection once written, instead of reading and discarding the rest of the body (RFC 9112 §9.6).
+///   connection once written, instead of reading and discarding the rest of the body (RFC 9112 §9.6);
+/// - a connection that stays unwritable (its client reads no responses, so they back up) for `readTimeout` is
+///   reset (nginx's `send_timeout`): Hummingbird's idle timer does not run while a response is being written.
 final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -22,6 +24,7 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var requestsRead = 0
     private var responsesEnded = 0
     private var deadline: Scheduled<Void>?
+    private var writeDeadline: Scheduled<Void>?
 
     /// - Parameter readTimeout: the longest a request may take from its head to its end.
     init(readTimeout: TimeAmount) {
@@ -60,14 +63,35 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.writeAndFlush(data, promise: written)
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            self.writeDeadline?.cancel()
+            self.writeDeadline = nil
+        } else if self.writeDeadline == nil {
+            let channel = context.channel
+            // Reset rather than close: a FIN would wait behind the unread responses for as long as the client
+            // does not read, and the kernel would keep their buffers.
+            self.writeDeadline = context.eventLoop.scheduleTask(in: self.readTimeout) {
+                guard let provider = channel as? any SocketOptionProvider else { return channel.close(promise: nil) }
+                provider.setSoLinger(NIOLinger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
-        self.deadline?.cancel()
-        self.deadline = nil
+        self.cancelTimers()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.cancelTimers()
+    }
+
+    private func cancelTimers() {
         self.deadline?.cancel()
         self.deadline = nil
+        self.writeDeadline?.cancel()
+        self.writeDeadline = nil
     }
 }

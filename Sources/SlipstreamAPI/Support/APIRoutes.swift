@@ -24,4 +24,34 @@ enum APIRoutes {
         let segments = path.split(separator: "/")
         return Set(self.all.filter { self.matches($0.template, segments) }.map(\.method)).sorted()
     }
+
+    /// Query parameters that may repeat (`type: array` in the document, e.g. `resource_ids`). Every other one may
+    /// appear once: handlers read the first value, while the signature covers them all.
+    static let repeatableQueryParameters: Set<String> = {
+        guard let document = try? JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8)) else { return [] }
+        var names: Set<String> = []
+        func visit(_ value: Any) {
+            if let object = value as? [String: Any] {
+                if object["in"] as? String == "query", let name = object["name"] as? String,
+                    (object["schema"] as? [String: Any])?["type"] as? String == "array"
+                {
+                    names.insert(name)
+                }
+                object.values.forEach(visit)
+            } else if let array = value as? [Any] {
+                array.forEach(visit)
+            }
+        }
+        visit(document)
+        return names
+    }()
+
+    /// The first query parameter of `request` that appears more than once but may not; nil when there is none.
+    static func repeatedQueryParameter(_ parameters: some Sequence<(key: Substring, value: Substring)>) -> String? {
+        var seen: Set<Substring> = []
+        for (key, _) in parameters where !seen.insert(key).inserted && !self.repeatableQueryParameters.contains(String(key)) {
+            return String(key)
+        }
+        return nil
+    }
 }
