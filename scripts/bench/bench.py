@@ -917,6 +917,42 @@ def cmd_udp_echo(args):
             pass
 
 
+def udp_sequential(args, s, pad, clock):
+    """One socket, blocking: send, wait for the echo, repeat (the sequential row)."""
+    s.setblocking(True)
+    s.settimeout(args.timeout)
+    samples = []
+    lost = 0
+    start = time.monotonic()
+    deadline = start + args.seconds
+    for i in range(args.count):
+        if time.monotonic() >= deadline:
+            break
+        msg = i.to_bytes(8, "big") + pad
+        t0 = clock()
+        try:
+            s.send(msg)
+            while s.recv(65535)[:8] != msg[:8]:
+                pass
+            samples.append(clock() - t0)
+        except (socket.timeout, ConnectionRefusedError):
+            lost += 1
+    report_udp(samples, lost, time.monotonic() - start, 1)
+
+
+def report_udp(samples, lost, elapsed, sessions):
+    samples.sort()
+
+    def pct(p):
+        if not samples:
+            return None
+        return samples[min(len(samples) - 1, int(round(p / 100.0 * (len(samples) - 1))))] / 1000.0
+    print(json.dumps({"completed": len(samples), "lost": lost, "seconds": elapsed, "sessions": sessions,
+                      "rate": len(samples) / elapsed if elapsed > 0 else 0.0, "p50_us": pct(50), "p90_us": pct(90),
+                      "p99_us": pct(99), "max_us": pct(100),
+                      "mean_us": statistics.mean(samples) / 1000.0 if samples else None}))
+
+
 def cmd_udp_client(args):
     """Closed-loop UDP round trips over `--sessions` sockets (each a session at the proxy): every socket sends its
     next datagram as soon as its previous one came back. One socket is the sequential case."""
@@ -942,6 +978,8 @@ def cmd_udp_client(args):
 
     for s in socks:
         warm(s)
+    if args.sessions == 1:
+        return udp_sequential(args, socks[0], pad, clock)
     selector = selectors.DefaultSelector()
     pending = {}          # socket -> (sequence, sent at)
     seq = 0
@@ -982,17 +1020,7 @@ def cmd_udp_client(args):
                 del pending[s]
                 if seq < args.count:
                     send(s)
-    elapsed = time.monotonic() - start
-    samples.sort()
-
-    def pct(p):
-        if not samples:
-            return None
-        return samples[min(len(samples) - 1, int(round(p / 100.0 * (len(samples) - 1))))] / 1000.0
-    print(json.dumps({"completed": len(samples), "lost": lost, "seconds": elapsed, "sessions": args.sessions,
-                      "rate": len(samples) / elapsed if elapsed > 0 else 0.0, "p50_us": pct(50), "p90_us": pct(90),
-                      "p99_us": pct(99), "max_us": pct(100),
-                      "mean_us": statistics.mean(samples) / 1000.0 if samples else None}))
+    report_udp(samples, lost, time.monotonic() - start, args.sessions)
 
 
 def main():
