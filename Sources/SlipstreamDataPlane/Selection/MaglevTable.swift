@@ -67,9 +67,14 @@ public struct MaglevTable: Sendable {
         return found
     }
 
-    /// splitmix64's finaliser: spreads nearby values over the whole range.
+    /// splitmix64: spreads nearby values (client addresses) over the whole range.
     public static func mix(_ value: UInt64) -> UInt64 {
-        var hash = value &+ 0x9E37_79B9_7F4A_7C15
+        self.avalanche(value &+ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// splitmix64's finaliser.
+    static func avalanche(_ value: UInt64) -> UInt64 {
+        var hash = value
         hash ^= hash >> 30
         hash = hash &* 0xBF58_476D_1CE4_E5B9
         hash ^= hash >> 27
@@ -86,11 +91,6 @@ public struct MaglevTable: Sendable {
             hash = hash &* 0x0000_0100_0000_01B3
         }
         // Final avalanche (splitmix64) so nearby keys spread over the table.
-        hash ^= hash >> 30
-        hash = hash &* 0xBF58_476D_1CE4_E5B9
-        hash ^= hash >> 27
-        hash = hash &* 0x94D0_49BB_1331_11EB
-        hash ^= hash >> 31
-        return hash
+        return self.avalanche(hash)
     }
 }
