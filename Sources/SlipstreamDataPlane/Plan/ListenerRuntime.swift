@@ -34,15 +34,14 @@ public final class ListenerRuntime: Sendable {
         self.plan.store(plan, ordering: .releasing)
     }
 
-    /// The plan and the endpoints a new flow from `client` should try, decided with `loop`'s balancing state.
-    /// Call it on `loop`.
-    func choose(client: IPAddress?, on loop: any EventLoop) -> (ListenerPlan, [FlowTarget]) {
-        let plan = self.current
-        guard plan.isRoutable else { return (plan, []) }
+    /// The endpoints of `plan` (the flow's ``current`` plan, loaded once) a new flow from `client` should try,
+    /// decided with `loop`'s balancing state. Call it on `loop`.
+    func choose(in plan: ListenerPlan, client: IPAddress?, on loop: any EventLoop) -> [FlowTarget] {
+        guard plan.isRoutable else { return [] }
         if let index = self.loops.index(of: loop) {
-            return (plan, plan.choose(client: client, state: self.balancers[index]))
+            return plan.choose(client: client, state: self.balancers[index])
         }
-        return (plan, self.otherLoops.withLockedValue { plan.choose(client: client, state: $0) })
+        return self.otherLoops.withLockedValue { plan.choose(client: client, state: $0) }
     }
 }
 

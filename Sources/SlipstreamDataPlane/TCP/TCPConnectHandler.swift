@@ -34,16 +34,13 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelActive(context: ChannelHandlerContext) {
         let runtime = self.context.runtime
         let client = IPAddress(context.channel.remoteAddress)
-        let current = runtime.current
-        let admitted = current.admits(client)
-        if admitted {
-            (self.plan, self.targets) = runtime.choose(client: client, on: context.eventLoop)
-        } else {
-            self.plan = current
-        }
+        let plan = runtime.current
+        self.plan = plan
+        let admitted = plan.admits(client)
+        if admitted { self.targets = runtime.choose(in: plan, client: client, on: context.eventLoop) }
         self.flowLog = FlowLog.start(
             self.context,
-            plan: self.plan!,
+            plan: plan,
             proto: "TCP",
             client: context.channel.remoteAddress,
             accelerator: context.channel.localAddress

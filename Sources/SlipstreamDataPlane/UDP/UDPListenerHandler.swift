@@ -100,15 +100,15 @@ extension UDPListenerHandler: ChannelInboundHandler {
             stats.refused.wrappingIncrement(ordering: .relaxed)
             return
         }
-        let (chosenPlan, targets) = runtime.choose(client: clientAddress, on: context.eventLoop)
-        guard let target = targets.first, let base = chosenPlan.groups[target.group].endpoints[target.endpoint].address else {
+        let targets = runtime.choose(in: plan, client: clientAddress, on: context.eventLoop)
+        guard let target = targets.first, let base = plan.groups[target.group].endpoints[target.endpoint].address else {
             stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
             stats.refused.wrappingIncrement(ordering: .relaxed)
             return
         }
-        let endpoint = chosenPlan.groups[target.group].endpoints[target.endpoint]
+        let endpoint = plan.groups[target.group].endpoints[target.endpoint]
         let session = Session(endpoint: endpoint, now: now)
-        session.log = FlowLog.start(self.forwarding, plan: chosenPlan, proto: "UDP", client: client, accelerator: context.channel.localAddress)
+        session.log = FlowLog.start(self.forwarding, plan: plan, proto: "UDP", client: client, accelerator: context.channel.localAddress)
         self.sessions[client] = session
         runtime.udpSessions.wrappingIncrement(ordering: .relaxed)
         limits.processSessions.wrappingIncrement(ordering: .relaxed)
