@@ -64,6 +64,8 @@ public actor EmbeddedPoP: PoP {
     private var dnsRefresh: Task<Void, Never>?
     private var bindings: [BindingKey: Binding] = [:]
     private var current = ConfigSnapshot(revision: 0)
+    /// The applied snapshot's resources by listener and group, built once per apply.
+    private var index = SnapshotIndex(ConfigSnapshot(revision: 0))
     private var errors: [PoPReport.ApplyError] = []
     private var stopped = false
 
@@ -156,9 +158,10 @@ public actor EmbeddedPoP: PoP {
     /// Compiles every listener's plan from `snapshot`, the current health and resolved names, and swaps it into
     /// the listener's runtime (created for new listeners).
     private func compilePlans(_ snapshot: ConfigSnapshot) {
+        self.index = SnapshotIndex(snapshot)
         var runtimes: [String: ListenerRuntime] = [:]
         for listener in snapshot.listeners {
-            let plan = self.plan(for: listener, in: snapshot)
+            let plan = self.plan(for: listener)
             if let runtime = self.runtimes[listener.id] {
                 runtime.update(plan)
                 runtimes[listener.id] = runtime
@@ -172,23 +175,22 @@ public actor EmbeddedPoP: PoP {
     /// Recompiles the plans of the listeners whose groups hold `endpointIDs` (after a health change).
     func recompile(endpoints endpointIDs: Set<String>) {
         guard !self.stopped else { return }
-        let groups = Set(self.current.endpoints.filter { endpointIDs.contains($0.id) }.map(\.groupID))
-        let listeners = Set(self.current.endpointGroups.filter { groups.contains($0.id) }.map(\.listenerID))
-        for listener in self.current.listeners where listeners.contains(listener.id) {
-            self.runtimes[listener.id]?.update(self.plan(for: listener, in: self.current))
+        for id in Set(endpointIDs.compactMap({ self.index.listenerOfEndpoint[$0] })) {
+            if let listener = self.index.listeners[id] { self.runtimes[id]?.update(self.plan(for: listener)) }
         }
     }
 
-    private func plan(for listener: ConfigSnapshot.ListenerConfig, in snapshot: ConfigSnapshot) -> ListenerPlan {
+    /// `listener`'s plan from the indexed snapshot, the current health and the resolved names.
+    private func plan(for listener: ConfigSnapshot.ListenerConfig) -> ListenerPlan {
         let health = self.health.snapshot
-        let control = snapshot.accessControls.first { $0.listenerID == listener.id }
-        let sink = snapshot.logSinks.first { $0.listenerID == listener.id }
-        let groups = snapshot.endpointGroups.filter { $0.listenerID == listener.id }.map { group in
+        let control = self.index.accessControls[listener.id]
+        let sink = self.index.logSinks[listener.id]
+        let groups = (self.index.groupsByListener[listener.id] ?? []).map { group in
             (
                 id: group.id,
                 isLocal: group.regionID == self.configuration.regionID,
                 trafficDial: group.trafficDialPercentage,
-                endpoints: snapshot.endpoints.filter { $0.groupID == group.id }.map { endpoint in
+                endpoints: (self.index.endpointsByGroup[group.id] ?? []).map { endpoint in
                     PlannedEndpoint(
                         id: endpoint.id,
                         host: endpoint.address,
@@ -353,6 +355,31 @@ public actor EmbeddedPoP: PoP {
         for endpoint in previous.endpoints where endpoint.weight > 0 && !staying.contains(endpoint.id) {
             self.flows.drain(endpointID: endpoint.id, after: self.configuration.drainTimeout)
         }
+    }
+}
+
+/// A snapshot's resources grouped the way plans are compiled, so compiling every listener is linear in the size of
+/// the configuration.
+private struct SnapshotIndex {
+    let listeners: [String: ConfigSnapshot.ListenerConfig]
+    let groupsByListener: [String: [ConfigSnapshot.EndpointGroupConfig]]
+    let endpointsByGroup: [String: [ConfigSnapshot.EndpointConfig]]
+    let accessControls: [String: ConfigSnapshot.AccessControlConfig]
+    let logSinks: [String: ConfigSnapshot.LogSinkConfig]
+    /// The listener each endpoint serves (for recompiling after a health change).
+    let listenerOfEndpoint: [String: String]
+
+    init(_ snapshot: ConfigSnapshot) {
+        self.listeners = Dictionary(snapshot.listeners.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        self.groupsByListener = Dictionary(grouping: snapshot.endpointGroups, by: \.listenerID)
+        self.endpointsByGroup = Dictionary(grouping: snapshot.endpoints, by: \.groupID)
+        self.accessControls = Dictionary(snapshot.accessControls.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a })
+        self.logSinks = Dictionary(snapshot.logSinks.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a })
+        let listenerOfGroup = Dictionary(snapshot.endpointGroups.map { ($0.id, $0.listenerID) }, uniquingKeysWith: { a, _ in a })
+        self.listenerOfEndpoint = Dictionary(
+            snapshot.endpoints.compactMap { endpoint in listenerOfGroup[endpoint.groupID].map { (endpoint.id, $0) } },
+            uniquingKeysWith: { a, _ in a }
+        )
     }
 }
 
