@@ -34,10 +34,7 @@ import Testing
         let backend = try await RawTCPEcho(host: "127.0.0.2", port: space.port)
         defer { Task { try? await backend.stop() } }
         try await space.server().run { api in
-            let (address, listener, group) = try await api.acceleratorWithListener(port: space.port)
-            _ = try await api.addEndpoint(groupID: group, ip: "127.0.0.2")
-            try await api.waitActive([("/v1/listeners/\(listener)", "listener")])
-            try await api.waitEndpointsActive(group)
+            let (address, listener, _) = try await api.servingListener(port: space.port)
             var random = SplitMix(state: 20_261_130)
             let plans = (0..<100).map { _ in
                 (Behaviour.allCases.randomElement(using: &random)!, Int.random(in: 1...65_536, using: &random))
@@ -67,13 +64,8 @@ import Testing
         let closer = try await RawTCPEcho(host: "127.0.0.3", port: space.port, closeOnAccept: true)
         defer { Task { for backend in [echo, closer] { try? await backend.stop() } } }
         try await space.server().run { api in
-            let serving = try await api.acceleratorWithListener(port: space.port)
-            _ = try await api.addEndpoint(groupID: serving.groupID, ip: "127.0.0.2")
-            let closing = try await api.acceleratorWithListener(port: space.port)
-            _ = try await api.addEndpoint(groupID: closing.groupID, ip: "127.0.0.3")
-            try await api.waitActive([("/v1/listeners/\(serving.listenerID)", "listener"), ("/v1/listeners/\(closing.listenerID)", "listener")])
-            try await api.waitEndpointsActive(serving.groupID)
-            try await api.waitEndpointsActive(closing.groupID)
+            let serving = try await api.servingListener(port: space.port)
+            let closing = try await api.servingListener(port: space.port, endpoints: [("127.0.0.3", 1)])
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 for index in 0..<200 {
                     tasks.addTask {

@@ -21,10 +21,7 @@ import Testing
         let backends = started
         defer { Task { for backend in backends { try? await backend.stop() } } }
         try await space.server().run { api in
-            let (address, listener, group) = try await api.acceleratorWithListener(port: space.port)
-            for (host, weight) in zip(hosts, weights) { _ = try await api.addEndpoint(groupID: group, ip: host, weight: weight) }
-            try await api.waitActive([("/v1/listeners/\(listener)", "listener")])
-            try await api.waitEndpointsActive(group)
+            let (address, _, _) = try await api.servingListener(port: space.port, endpoints: Array(zip(hosts, weights)))
             let flows = 100 * weights.reduce(0, +)
             var counts: [String: Int] = [:]
             for _ in 0..<flows { counts[Traffic.endpoint(of: try await Traffic.tcpRoundTrip(address, space.port)), default: 0] += 1 }
@@ -42,10 +39,7 @@ import Testing
         let backend = try await RawUDPEcho(host: "127.0.0.2", port: space.port)
         defer { Task { try? await backend.stop() } }
         try await space.server().run { api in
-            let (address, listener, group) = try await api.acceleratorWithListener(port: space.port, protocol: "UDP")
-            _ = try await api.addEndpoint(groupID: group, ip: "127.0.0.2")
-            try await api.waitActive([("/v1/listeners/\(listener)", "listener")])
-            try await api.waitEndpointsActive(group)
+            let (address, _, _) = try await api.servingListener(port: space.port, protocol: "UDP")
             let client = try await DatagramClient.open()
             defer { client.close() }
             let target = try SocketAddress(ipAddress: address, port: space.port)
@@ -62,10 +56,7 @@ import Testing
     @Test func aUDPSessionRecoversOnceItsEndpointIsUp() async throws {
         let space = DataPlaneTestSpace(15)
         try await space.server().run { api in
-            let (address, listener, group) = try await api.acceleratorWithListener(port: space.port, protocol: "UDP")
-            _ = try await api.addEndpoint(groupID: group, ip: "127.0.0.2")
-            try await api.waitActive([("/v1/listeners/\(listener)", "listener")])
-            try await api.waitEndpointsActive(group)
+            let (address, listener, _) = try await api.servingListener(port: space.port, protocol: "UDP")
             let client = try await DatagramClient.open()
             defer { client.close() }
             let target = try SocketAddress(ipAddress: address, port: space.port)
@@ -93,10 +84,7 @@ import Testing
         let backend = try await ResettingBackend(host: "127.0.0.2", port: space.port)
         defer { Task { try? await backend.stop() } }
         try await space.server().run { api in
-            let (address, listener, group) = try await api.acceleratorWithListener(port: space.port)
-            _ = try await api.addEndpoint(groupID: group, ip: "127.0.0.2")
-            try await api.waitActive([("/v1/listeners/\(listener)", "listener")])
-            try await api.waitEndpointsActive(group)
+            let (address, _, _) = try await api.servingListener(port: space.port)
             // The endpoint answers part of a response, then resets: the client sees what a direct client sees.
             // (How much of "partial" arrives before the reset is the kernel's race, direct or not.)
             let direct = try await ResettingBackend.exchange(host: "127.0.0.2", port: space.port, command: "partial-then-reset")
@@ -221,12 +209,8 @@ import Testing
             $0.udpMaxSessions = 5
             $0.udpMaxSessionsPerProcess = 8
         }.run { api in
-            let first = try await api.acceleratorWithListener(port: ports[0], protocol: "UDP", lastPort: ports[3])
-            let second = try await api.acceleratorWithListener(port: ports[0], protocol: "UDP", lastPort: ports[3])
-            for group in [first.groupID, second.groupID] { _ = try await api.addEndpoint(groupID: group, ip: "127.0.0.2") }
-            try await api.waitActive([("/v1/listeners/\(first.listenerID)", "listener"), ("/v1/listeners/\(second.listenerID)", "listener")])
-            try await api.waitEndpointsActive(first.groupID)
-            try await api.waitEndpointsActive(second.groupID)
+            let first = try await api.servingListener(port: ports[0], protocol: "UDP", lastPort: ports[3])
+            let second = try await api.servingListener(port: ports[0], protocol: "UDP", lastPort: ports[3])
             var clients: [DatagramClient] = []
             defer { for client in clients { client.close() } }
             /// Sends one datagram from each of `count` new clients, spread over the ports, and returns how many

@@ -269,6 +269,21 @@ extension API {
         return (address, listenerID, groupID)
     }
 
+    /// An accelerator and a listener whose one group holds an endpoint per address of `endpoints`, all applied by
+    /// the PoP; returns (address, listener id, group id).
+    func servingListener(
+        port: Int,
+        protocol proto: String = "TCP",
+        lastPort: Int? = nil,
+        endpoints: [(ip: String, weight: Int)] = [("127.0.0.2", 1)]
+    ) async throws -> (address: String, listenerID: String, groupID: String) {
+        let created = try await self.acceleratorWithListener(port: port, protocol: proto, lastPort: lastPort)
+        for endpoint in endpoints { _ = try await self.addEndpoint(groupID: created.groupID, ip: endpoint.ip, weight: endpoint.weight) }
+        try await self.waitActive([("/v1/listeners/\(created.listenerID)", "listener")])
+        try await self.waitEndpointsActive(created.groupID)
+        return created
+    }
+
     func addEndpoint(groupID: String, ip: String, weight: Int = 1) async throws -> String {
         let body = #"{"endpoint": {"resource_id": "\#(ip)", "resource_type": "CUSTOM_IP", "ip_address": "\#(ip)", "weight": \#(weight)}}"#
         return try await self.create("/v1/endpoint-groups/\(groupID)/endpoints", "endpoint", body)["id"] as! String
