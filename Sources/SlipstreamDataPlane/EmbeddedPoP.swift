@@ -4,6 +4,12 @@ import NIOCore
 import NIOPosix
 import SlipstreamCore
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Settings of a PoP that do not come from the API.
 public struct PoPConfiguration: Sendable {
     public var popID = "embedded"
@@ -22,8 +28,8 @@ public struct PoPConfiguration: Sendable {
     public var udpMaxSessionsPerProcess = DescriptorLimit.current().map { DescriptorLimit.udpSessionBudget(softLimit: $0.soft) } ?? 256
     /// How often endpoint domain names (`CUSTOM_DOMAIN_NAME`) are resolved again.
     public var dnsRefreshInterval = Duration.seconds(30)
-    /// Listening sockets this PoP may hold (one per port per accelerator address). A listener that would take the
-    /// PoP past it is refused whole and reported in ERROR. Defaults to half the open-file soft limit
+    /// Listening sockets this PoP may hold (one per event loop for each port of each accelerator address). A
+    /// listener that would take the PoP past it is refused whole and reported in ERROR. Defaults to half the open-file soft limit
     /// (``DescriptorLimit/listeningSocketBudget(softLimit:)``).
     public var listeningSocketBudget = DescriptorLimit.current().map { DescriptorLimit.listeningSocketBudget(softLimit: $0.soft) } ?? 512
 
@@ -42,9 +48,16 @@ public actor EmbeddedPoP: PoP {
         var description: String { "\(self.address):\(self.port)/\(self.isUDP ? "UDP" : "TCP")" }
     }
 
+    /// One port of one address: a listening socket per event loop, all bound with `SO_REUSEPORT`, so the kernel
+    /// spreads new connections (TCP) and clients (UDP, by address and port) over the loops and each flow stays on
+    /// the loop that received it.
     private struct Binding {
         var listenerID: String
-        var channel: any Channel
+        var channels: [any Channel]
+
+        func close() async {
+            for channel in self.channels { try? await channel.close() }
+        }
     }
 
     public let configuration: PoPConfiguration
@@ -143,7 +156,7 @@ public actor EmbeddedPoP: PoP {
     public func shutdown() async {
         self.stopped = true
         self.dnsRefresh?.cancel()
-        for binding in self.bindings.values { try? await binding.channel.close() }
+        for binding in self.bindings.values { await binding.close() }
         self.bindings.removeAll()
         await self.checker.stop()
         self.logger.info("PoP stopped accepting; draining", metadata: ["open_flows": "\(self.flows.count)"])
@@ -269,7 +282,7 @@ public actor EmbeddedPoP: PoP {
         let budget = self.configuration.listeningSocketBudget
         for listener in snapshot.listeners.sorted(by: { $0.id < $1.id }) {
             let listenerAddresses = addresses[listener.acceleratorID] ?? []
-            let needed = listenerAddresses.count * PortRange.portCount(listener.portRanges)
+            let needed = listenerAddresses.count * PortRange.portCount(listener.portRanges) * self.loops.count
             guard budgetUsed + needed <= budget else {
                 failures[listener.id] =
                     "needs \(needed) listening sockets, but this PoP's socket budget is \(budget) (half its open-file limit) and \(budgetUsed) are taken by other listeners"
@@ -286,28 +299,42 @@ public actor EmbeddedPoP: PoP {
         }
         for (key, binding) in self.bindings where wanted[key] != binding.listenerID {
             // Closing a listening socket leaves its accepted connections open.
-            try? await binding.channel.close()
+            await binding.close()
             self.bindings[key] = nil
         }
         for (key, listenerID) in wanted.sorted(by: { ($0.key.address, $0.key.port) < ($1.key.address, $1.key.port) })
         where self.bindings[key] == nil {
             guard failures[listenerID] == nil, let runtime = self.runtimes[listenerID] else { continue }
             do {
-                let channel = try await self.bind(key, runtime: runtime)
-                self.bindings[key] = Binding(listenerID: listenerID, channel: channel)
+                self.bindings[key] = Binding(listenerID: listenerID, channels: try await self.bind(key, runtime: runtime))
             } catch {
                 failures[listenerID] = "cannot bind \(key): \(error)"
             }
         }
         // A listener that failed anywhere holds none of its sockets, so a retry starts clean.
         for (key, binding) in self.bindings where failures[binding.listenerID] != nil {
-            try? await binding.channel.close()
+            await binding.close()
             self.bindings[key] = nil
         }
         return failures.map { PoPReport.ApplyError(kind: .listener, id: $0.key, message: $0.value) }
     }
 
-    private func bind(_ key: BindingKey, runtime: ListenerRuntime) async throws -> any Channel {
+    /// Binds `key` once per event loop with `SO_REUSEPORT`; if any of them fails, the others are closed again.
+    /// - Throws: the bind error (the address or port is taken, no descriptors are left).
+    private func bind(_ key: BindingKey, runtime: ListenerRuntime) async throws -> [any Channel] {
+        var channels: [any Channel] = []
+        do {
+            for loop in self.loops.loops {
+                channels.append(try await self.bind(key, runtime: runtime, on: loop))
+            }
+            return channels
+        } catch {
+            for channel in channels { try? await channel.close() }
+            throw error
+        }
+    }
+
+    private func bind(_ key: BindingKey, runtime: ListenerRuntime, on loop: any EventLoop) async throws -> any Channel {
         let forwarding = ForwardingContext(
             runtime: runtime,
             flows: self.flows,
@@ -319,11 +346,13 @@ public actor EmbeddedPoP: PoP {
                 maxSessionsPerProcess: self.configuration.udpMaxSessionsPerProcess,
                 processSessions: self.udpProcessSessions
             ),
-            logger: self.logger
+            logger: self.logger,
+            loop: loop
         )
         let port = key.port
         if key.isUDP {
-            return try await DatagramBootstrap(group: self.group)
+            return try await DatagramBootstrap(group: loop)
+                .channelOption(reusePort, value: 1)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: datagramBufferSize))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -333,14 +362,17 @@ public actor EmbeddedPoP: PoP {
                 .bind(host: key.address, port: port)
                 .get()
         }
-        return try await ServerBootstrap(group: self.group)
+        // Accepted connections stay on the loop that accepted them: no hand-off between threads per connection.
+        return try await ServerBootstrap(group: loop, childGroup: loop)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.autoRead, value: false)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .serverChannelOption(reusePort, value: 1)
             .childChannelInitializer { channel in
+                // Accepted sockets inherit TCP_NODELAY from the listening socket (NIO sets it there). Nothing is
+                // read before an endpoint is connected.
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.syncOptions?.setOption(.autoRead, value: false)
+                    try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
                     try channel.pipeline.syncOperations.addHandler(TCPConnectHandler(context: forwarding, port: port))
                 }
             }
@@ -357,6 +389,10 @@ public actor EmbeddedPoP: PoP {
         }
     }
 }
+
+/// `SO_REUSEPORT`: several sockets of this process (one per event loop) on one address and port. Linux lets only
+/// sockets of the same user that all set it share a port; a port another program holds still fails to bind.
+private let reusePort = ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT))
 
 /// A snapshot's resources grouped the way plans are compiled, so compiling every listener is linear in the size of
 /// the configuration.

@@ -366,9 +366,10 @@ final class ResettingBackend: Sendable {
     }
 
     /// Connects, sends `command` and reads until the connection ends, with a plain blocking socket so the result
-    /// is exactly what the kernel reports: end of stream, or ECONNRESET (at connect, write or read).
+    /// is exactly what the kernel reports: end of stream, or ECONNRESET (at connect, write or read). The blocking
+    /// calls run on NIO's thread pool, never on a Swift concurrency thread, so they cannot stall other tests.
     static func exchange(host: String, port: Int, command: String) async throws -> Ending {
-        try await Task.detached {
+        try await NIOThreadPool.singleton.runIfActive {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
             defer { close(fd) }
@@ -404,7 +405,7 @@ final class ResettingBackend: Sendable {
                     throw IOError(errnoCode: errno, reason: "recv (still open after 5 s?)")
                 }
             }
-        }.value
+        }
     }
 
     /// Connects, sends a line and aborts the connection (RST).

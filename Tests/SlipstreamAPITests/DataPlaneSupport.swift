@@ -308,8 +308,13 @@ extension API {
     }
 }
 
+/// Ports `freePort` has handed out in this test process: the kernel may pick the same free port for two tests that
+/// run at once, so none is handed out twice.
+private let portsHandedOut = NIOLockedValueBox<Set<Int>>([])
+
 /// A port that nothing on this host holds for TCP or UDP now (the kernel's pick for port 0), with the `span - 1`
-/// ports after it free too. Tests bind them on their own loopback addresses.
+/// ports after it free too, and that no other test of this process was given. Tests bind them on their own
+/// loopback addresses.
 func freePort(span: Int = 1) -> Int {
     func free(_ port: Int) -> Int? {
         var found: Int?
@@ -335,7 +340,14 @@ func freePort(span: Int = 1) -> Int {
     }
     for _ in 0..<100 {
         guard let port = free(0), port + span <= 65_536 else { continue }
-        if (1..<max(1, span)).allSatisfy({ free(port + $0) != nil }) { return port }
+        guard (1..<max(1, span)).allSatisfy({ free(port + $0) != nil }) else { continue }
+        let ports = Set(port..<port + max(1, span))
+        let fresh = portsHandedOut.withLockedValue { handedOut in
+            guard handedOut.isDisjoint(with: ports) else { return false }
+            handedOut.formUnion(ports)
+            return true
+        }
+        if fresh { return port }
     }
     Issue.record("no free port found")
     return 0

@@ -105,10 +105,9 @@ extension GlueHandler {
     private func partnerWriteEOF() {
         guard let context = self.context else { return }
         let channel = context.channel
-        // Half-close once everything written so far has gone out; a channel that cannot half-close is closed.
-        self.afterPendingWrites(context) {
-            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
-        }
+        // NIO half-closes once everything written so far has gone out; a channel that cannot half-close is closed.
+        context.flush()
+        context.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
     }
 
     private func partnerAbort() {
@@ -126,8 +125,13 @@ extension GlueHandler {
         self.afterPendingWrites(context) { channel.close(promise: nil) }
     }
 
-    /// Runs `body` when the writes queued before it have completed (writes complete in order).
+    /// Runs `body` now when nothing is waiting to be written, else when the writes queued before it have completed
+    /// (writes complete in order).
     private func afterPendingWrites(_ context: ChannelHandlerContext, _ body: @escaping @Sendable () -> Void) {
+        if let buffered = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes), buffered == 0 {
+            body()
+            return
+        }
         let marker = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(self.wrapOutboundOut(ByteBuffer()), promise: marker)
         marker.futureResult.whenComplete { _ in body() }

@@ -109,11 +109,7 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         address.port = self.port
-        ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(self.context.connectTimeout)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.autoRead, value: false)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+        self.context.endpointDialer
             .connect(to: address)
             .assumeIsolated()
             .whenComplete { result in
@@ -155,15 +151,11 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
             if self.earlyEOF { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
             self.early.removeAll()
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-            // Reading starts now, on both sides. The explicit read matters when a peer already closed: NIO noted
-            // that end-of-file while autoRead was off and would otherwise never read it.
+            // Reading starts now, on both sides (set on the loop, without a future). The explicit read matters when a
+            // peer already closed: NIO noted that end-of-file while autoRead was off and would otherwise never read it.
             for channel in [context.channel, endpoint] {
-                channel.setOption(.autoRead, value: true).whenComplete { result in
-                    switch result {
-                    case .success: channel.read()
-                    case .failure: channel.close(promise: nil)
-                    }
-                }
+                try channel.syncOptions?.setOption(.autoRead, value: true)
+                channel.read()
             }
         } catch {
             endpoint.close(promise: nil)
