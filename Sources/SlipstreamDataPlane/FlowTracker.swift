@@ -24,18 +24,18 @@ final class FlowTracker: Sendable {
         self.perLoop = (0..<loops.count).map { _ in LoopFlows() }
     }
 
-    /// Registers `channel` (the client side of a flow) under `endpointID` until it closes. Call on the channel's
-    /// event loop.
+    /// Registers `channel` (the client side of a flow) under `endpointID`; ``untrack(_:endpointID:)`` takes it out
+    /// when it closes. Call both on the channel's event loop.
     func track(_ channel: any Channel, endpointID: String) {
-        let key = ObjectIdentifier(channel)
         self.open.wrappingIncrement(ordering: .relaxed)
-        self.withFlows(of: channel.eventLoop) { $0.flows[endpointID, default: [:]][key] = channel }
-        channel.closeFuture.whenComplete { _ in
-            self.open.wrappingDecrement(ordering: .relaxed)
-            self.withFlows(of: channel.eventLoop) { loop in
-                loop.flows[endpointID]?.removeValue(forKey: key)
-                if loop.flows[endpointID]?.isEmpty == true { loop.flows[endpointID] = nil }
-            }
+        self.withFlows(of: channel.eventLoop) { $0.flows[endpointID, default: [:]][ObjectIdentifier(channel)] = channel }
+    }
+
+    func untrack(_ channel: any Channel, endpointID: String) {
+        self.open.wrappingDecrement(ordering: .relaxed)
+        self.withFlows(of: channel.eventLoop) { loop in
+            loop.flows[endpointID]?.removeValue(forKey: ObjectIdentifier(channel))
+            if loop.flows[endpointID]?.isEmpty == true { loop.flows[endpointID] = nil }
         }
     }
 

@@ -15,18 +15,41 @@ final class GlueHandler {
     private let bytesRead: [ManagedAtomic<Int>]
     /// Bytes read since the counters were last updated: they are added once per read burst, not per read.
     private var unreported = 0
+    /// What to settle when this side closes.
+    private let ending: FlowEnding
 
-    private init(bytesRead: [ManagedAtomic<Int>]) {
+    private init(bytesRead: [ManagedAtomic<Int>], ending: FlowEnding) {
         self.bytesRead = bytesRead
+        self.ending = ending
     }
 
     /// A matched pair: the first goes on the client channel, the second on the endpoint channel.
-    static func matchedPair(clientBytes: [ManagedAtomic<Int>], endpointBytes: [ManagedAtomic<Int>]) -> (GlueHandler, GlueHandler) {
-        let client = GlueHandler(bytesRead: clientBytes)
-        let endpoint = GlueHandler(bytesRead: endpointBytes)
+    static func matchedPair(
+        clientBytes: [ManagedAtomic<Int>],
+        endpointBytes: [ManagedAtomic<Int>],
+        clientEnding: FlowEnding,
+        endpointEnding: FlowEnding
+    ) -> (GlueHandler, GlueHandler) {
+        let client = GlueHandler(bytesRead: clientBytes, ending: clientEnding)
+        let endpoint = GlueHandler(bytesRead: endpointBytes, ending: endpointEnding)
         client.partner = endpoint
         endpoint.partner = client
         return (client, endpoint)
+    }
+}
+
+/// The bookkeeping of one side of a spliced flow, settled once when that side's channel closes: its flow count,
+/// its registration for draining and its access-log record. Done in `channelInactive` rather than with close-future
+/// callbacks, so a flow allocates no callbacks for it.
+struct FlowEnding {
+    var stats: FlowStats
+    var tracking: (tracker: FlowTracker, endpointID: String)? = nil
+    var log: (log: FlowLog, endpoint: PlannedEndpoint)? = nil
+
+    func settle(_ channel: any Channel) {
+        self.stats.closed()
+        if let tracking { tracking.tracker.untrack(channel, endpointID: tracking.endpointID) }
+        if let log { log.log.finish(endpoint: log.endpoint, end: "closed") }
     }
 }
 
@@ -63,7 +86,9 @@ extension GlueHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         self.reportBytes()
+        self.ending.settle(context.channel)
         self.partner?.partnerClose()
+        context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

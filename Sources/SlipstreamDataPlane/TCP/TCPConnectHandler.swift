@@ -20,6 +20,9 @@ final class TCPConnectHandler {
     private var targets: [FlowTarget] = []
     private let context: ForwardingContext
     private let port: Int
+    /// Whether this flow counts in the listener's open flows; the count is taken back when the client leaves
+    /// before the splice, or by the client's ``GlueHandler`` after it.
+    private var counted = false
 
     init(context: ForwardingContext, port: Int) {
         self.context = context
@@ -47,13 +50,17 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         )
         if admitted {
             runtime.stats.opened()
-            context.channel.closeFuture.whenComplete { [stats = runtime.stats] _ in stats.closed() }
+            self.counted = true
         }
         self.perform(self.machine.clientConnected(admitted: admitted, targets: self.targets.count), context: context)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if self.counted {
+            self.counted = false
+            self.context.runtime.stats.closed()
+        }
         self.machine.clientClosed()
         context.fireChannelInactive()
     }
@@ -132,18 +139,25 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         let listener = self.context.runtime.stats
         let stats = planned.stats
         stats.opened()
-        endpoint.closeFuture.whenComplete { _ in stats.closed() }
         var clientBytes = [listener.bytesIn, stats.bytesIn]
         var endpointBytes = [listener.bytesOut, stats.bytesOut]
+        var clientEnding = FlowEnding(stats: listener, tracking: (self.context.flows, planned.id))
         if let log = self.flowLog {
             clientBytes.append(log.bytesIn)
             endpointBytes.append(log.bytesOut)
-            context.channel.closeFuture.whenComplete { _ in log.finish(endpoint: planned, end: "closed") }
+            clientEnding.log = (log, planned)
         }
-        let (clientSide, endpointSide) = GlueHandler.matchedPair(clientBytes: clientBytes, endpointBytes: endpointBytes)
+        let (clientSide, endpointSide) = GlueHandler.matchedPair(
+            clientBytes: clientBytes,
+            endpointBytes: endpointBytes,
+            clientEnding: clientEnding,
+            endpointEnding: FlowEnding(stats: stats)
+        )
         do {
             try endpoint.pipeline.syncOperations.addHandler(endpointSide)
             try context.pipeline.syncOperations.addHandler(clientSide)
+            // From here the client's GlueHandler settles the listener's count when the client side closes.
+            self.counted = false
             self.context.flows.track(context.channel, endpointID: planned.id)
             // Hand on what the client sent (and whether it finished) before the endpoint was connected.
             for buffer in self.early { context.fireChannelRead(self.wrapInboundOut(buffer)) }
