@@ -30,7 +30,9 @@ struct Slipstream: AsyncParsableCommand {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the API server (and, later, the embedded PoP).")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the API server and its embedded PoP (the data plane; SLIPSTREAM_DATA_PLANE=off runs the API alone)."
+    )
 
     @Option(help: "Address to listen on (SLIPSTREAM_HOST, default 127.0.0.1).") var host: String?
     @Option(help: "Port to listen on (SLIPSTREAM_PORT, default 8080).") var port: Int?
