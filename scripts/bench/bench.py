@@ -754,17 +754,21 @@ def report(args, engines, results, meta):
 
     # Engines
     w("### Engines at rest\n")
-    w("| Engine | shape | RSS after setup MiB | highest peak RSS in a run MiB | idle CPU ms/s |")
-    w("|---|---|---:|---:|---:|")
+    w("RSS after setup is split as the kernel counts it (/proc/PID/status): anonymous memory (heap, stacks; what "
+      "the process itself allocated) and file-backed pages (the mapped code and read-only data of the executable "
+      "and its shared libraries, shared with every process that maps the same files).\n")
+    w("| Engine | shape | RSS after setup MiB | of it anonymous MiB | of it file-backed MiB | highest peak RSS in a run MiB | idle CPU ms/s |")
+    w("|---|---|---:|---:|---:|---:|---:|")
     for eng in order:
         if eng == "direct":
             continue
         peaks = [r["peak_rss_kib"] for (row, e), runs in results.items() if e == eng for r in runs
                  if r.get("peak_rss_kib")]
         idle = meta["idle"].get(eng, {})
-        w("| %s | %s | %.1f | %.1f | %.1f |" % (engines[eng].label, idle.get("shape", ""),
-                                               idle.get("rss_kib", 0) / 1024.0, max(peaks or [0]) / 1024.0,
-                                               idle.get("cpu_ms_per_s", 0)))
+        w("| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f |" % (
+            engines[eng].label, idle.get("shape", ""), idle.get("rss_kib", 0) / 1024.0,
+            idle.get("rss_anon_kib", 0) / 1024.0, idle.get("rss_file_kib", 0) / 1024.0,
+            max(peaks or [0]) / 1024.0, idle.get("cpu_ms_per_s", 0)))
     w("")
 
     # Summary
@@ -868,7 +872,10 @@ def cmd_run(args):
             if e.proc:
                 u, s = cpu_ticks(e.pids())
                 meta["idle"][n] = {"cpu_ms_per_s": ((u + s) - sum(idle0[n])) * 1000.0 / CLK_TCK / 5,
-                                   "rss_kib": sum(status_kib(p, "VmRSS") for p in e.pids()), "shape": e.shape()}
+                                   "rss_kib": sum(status_kib(p, "VmRSS") for p in e.pids()),
+                                   "rss_anon_kib": sum(status_kib(p, "RssAnon") for p in e.pids()),
+                                   "rss_file_kib": sum(status_kib(p, "RssFile") for p in e.pids()),
+                                   "shape": e.shape()}
 
         names = [e for e in ENGINES if e in engines]
         with open(raw_path, "w") as raw:
