@@ -55,7 +55,7 @@ import Testing
             let deleted = try await api.call(.delete, "/v1/accelerators/\(id)")
             #expect(deleted.status == 204)
             #expect(deleted.headers[.requestID] != nil)
-            try await api.waitForGone("/v1/accelerators/\(id)")
+            try await api.waitForGone("/v1/accelerators/\(id)", "accelerator")
             expectError(try await api.call(.get, "/v1/accelerators/\(id)"), 404, "GA.9002", mentioning: id)
         }
     }
@@ -66,7 +66,7 @@ import Testing
             let listener = try await api.createListener(acceleratorID: id)
             expectError(try await api.call(.delete, "/v1/accelerators/\(id)"), 409, "GA.9005", mentioning: "listener")
             #expect(try await api.call(.delete, "/v1/listeners/\(listener)").status == 204)
-            try await api.waitForGone("/v1/listeners/\(listener)")
+            try await api.waitForGone("/v1/listeners/\(listener)", "listener")
             #expect(try await api.call(.delete, "/v1/accelerators/\(id)").status == 204)
         }
     }
@@ -101,7 +101,7 @@ import Testing
             _ = try await api.createAccelerator(name: "cm", area: "CM")
             // Deleting frees the address once the delete has settled.
             #expect(try await api.call(.delete, "/v1/accelerators/\(first)").status == 204)
-            try await api.waitForGone("/v1/accelerators/\(first)")
+            try await api.waitForGone("/v1/accelerators/\(first)", "accelerator")
             let again = try await api.create(
                 "/v1/accelerators",
                 "accelerator",

@@ -152,7 +152,10 @@ import Testing
             )
             try await health(remoteGroup, remoteEndpoint, "UNHEALTHY")
             #expect(try await destinations() == ["127.0.0.2": 20])
-            // The local group recovers and takes its flows back.
+            // The remote group recovers first and takes the flows; then the local group recovers and takes them back.
+            #expect(try await api.call(.put, "/v1/health-checks/\(remoteCheck)", #"{"health_check": {"port": \#(space.port)}}"#).status == 200)
+            try await health(remoteGroup, remoteEndpoint, "HEALTHY")
+            #expect(try await destinations() == ["127.0.0.3": 20])
             #expect(try await api.call(.put, "/v1/health-checks/\(localCheck)", #"{"health_check": {"port": \#(space.port)}}"#).status == 200)
             try await health(localGroup, localEndpoint, "HEALTHY")
             #expect(try await destinations() == ["127.0.0.2": 20])

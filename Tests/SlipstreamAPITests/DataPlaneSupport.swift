@@ -308,6 +308,15 @@ extension API {
     }
 }
 
+/// The value of the sample of `series` (name and labels, as `/metrics` writes them) in `metrics`, or nil when there
+/// is no such sample. `# HELP`/`# TYPE` lines do not count: they are written even for a counter without samples.
+func metricSample(_ metrics: String, _ series: String) -> Double? {
+    for line in metrics.split(separator: "\n") where line.hasPrefix(series + " ") {
+        return Double(line.dropFirst(series.count + 1))
+    }
+    return nil
+}
+
 /// Ports `freePort` has handed out in this test process: the kernel may pick the same free port for two tests that
 /// run at once, so none is handed out twice.
 private let portsHandedOut = NIOLockedValueBox<Set<Int>>([])

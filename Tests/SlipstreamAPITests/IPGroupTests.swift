@@ -87,7 +87,7 @@ import Testing
                     == "office"
             )
             #expect(try await api.call(.delete, "/v1/ip-groups/\(id)").status == 204)
-            try await api.waitForGone("/v1/ip-groups/\(id)")
+            try await api.waitForGone("/v1/ip-groups/\(id)", "ip_group")
         }
     }
 

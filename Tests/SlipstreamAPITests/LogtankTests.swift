@@ -52,7 +52,7 @@ import Testing
             // A listener with a logtank cannot be deleted; the logtank can.
             expectError(try await api.call(.delete, "/v1/listeners/\(listener)"), 409, "GA.9005", mentioning: "logtank")
             #expect(try await api.call(.delete, "/v1/logtanks/\(id)").status == 204)
-            try await api.waitForGone("/v1/logtanks/\(id)")
+            try await api.waitForGone("/v1/logtanks/\(id)", "logtank")
             let b = Auth.signed(try await api.createAccount("tenant-b"))
             expectError(try await api.call(.get, "/v1/logtanks/\(second)", auth: b), 404, "GA.9002")
             #expect(try await api.call(.get, "/v1/logtanks", auth: b).list("logtanks").isEmpty)

@@ -43,7 +43,7 @@ import Testing
 
             // A marker naming a deleted item still pages on from its place.
             #expect(try await api.call(.delete, "/v1/accelerators/\(ids[2])").status == 204)
-            try await api.waitForGone("/v1/accelerators/\(ids[2])")
+            try await api.waitForGone("/v1/accelerators/\(ids[2])", "accelerator")
             let after = try await api.call(.get, "/v1/accelerators?limit=2&marker=\(ids[2])")
             #expect(after.list("accelerators").compactMap { $0["id"] as? String } == [ids[3], ids[4]])
         }

@@ -54,9 +54,25 @@ struct APIResponse: Sendable {
     var errorCode: String? { self.json["error_code"] as? String }
     var errorMessage: String { self.json["error_msg"] as? String ?? "" }
 
-    /// The object under `key` (e.g. `accelerator`).
-    func object(_ key: String) -> [String: Any] { self.json[key] as? [String: Any] ?? [:] }
-    func list(_ key: String) -> [[String: Any]] { self.json[key] as? [[String: Any]] ?? [] }
+    /// The object under `key` (e.g. `accelerator`). A response without it (an error, another shape) is a test
+    /// failure, so no assertion on the result can pass by comparing against a missing value.
+    func object(_ key: String, sourceLocation: SourceLocation = #_sourceLocation) -> [String: Any] {
+        guard let object = self.json[key] as? [String: Any] else {
+            Issue.record("no object \"\(key)\" in the \(self.status) response: \(self.text.prefix(300))", sourceLocation: sourceLocation)
+            return [:]
+        }
+        return object
+    }
+
+    /// The list under `key` (e.g. `accelerators`); a response without it is a test failure, so an empty list
+    /// means the server answered with an empty list.
+    func list(_ key: String, sourceLocation: SourceLocation = #_sourceLocation) -> [[String: Any]] {
+        guard let list = self.json[key] as? [[String: Any]] else {
+            Issue.record("no list \"\(key)\" in the \(self.status) response: \(self.text.prefix(300))", sourceLocation: sourceLocation)
+            return []
+        }
+        return list
+    }
 }
 
 /// Authentication a call carries.
@@ -166,16 +182,26 @@ struct API: Sendable {
         Issue.record("\(uri) never reached \(status)")
     }
 
-    /// Polls `uri` until it answers 404, for at most five seconds.
-    func waitForGone(_ uri: String) async throws {
+    /// Polls `uri` after a delete until it answers 404 GA.9002, for at most five seconds. Until then the object
+    /// under `key` (`listener`, `endpoint_group`, …) must be there and `DELETING`: never ACTIVE again, nor anything
+    /// else (the GA API reference's status of a resource being deleted).
+    func waitForGone(_ uri: String, _ key: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let deadline = ContinuousClock.now + .seconds(5)
         while ContinuousClock.now < deadline {
             let response = try await self.call(.get, uri)
-            #expect(response.object("accelerator")["status"] as? String != "ACTIVE")
-            if response.status == 404 { return }
+            if response.status == 404 {
+                expectError(response, 404, "GA.9002", sourceLocation: sourceLocation)
+                return
+            }
+            let status = response.object(key)["status"] as? String
+            #expect(
+                response.status == 200 && status == "DELETING",
+                "\(uri) answers \(response.status) with \(key).status \(status ?? "missing") while being deleted",
+                sourceLocation: sourceLocation
+            )
             try await Task.sleep(for: .milliseconds(20))
         }
-        Issue.record("\(uri) never went away")
+        Issue.record("\(uri) never went away", sourceLocation: sourceLocation)
     }
 
     /// A second account in the same data directory, made as `slipstream admin create-account` makes it.

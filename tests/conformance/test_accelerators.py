@@ -226,6 +226,8 @@ def test_create_ipv6_with_empty_pool_is_pool_exhausted(client):
 ])
 def test_update_validation(client, field, over):
     acc = create_accelerator(client)
+    before = show(client, "accelerator", acc.id)
     expect_error(lambda: _update(client, acc.id, **over), 400, "GA.9001", msg_contains=field)
     got = show(client, "accelerator", acc.id)
-    assert got.name == acc.name, "a rejected update must not change the accelerator"
+    assert (got.name, got.description, got.updated_at) == (before.name, before.description, before.updated_at), \
+        "a rejected update must not change the accelerator"

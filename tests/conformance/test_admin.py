@@ -48,8 +48,7 @@ def test_create_account_duplicate_name_is_safe(server):
     first = server.create_account_raw(name)
     assert first.returncode == 0
     second = server.create_account_raw(name)
-    if second.returncode == 0:
-        # tolerated only if it really is a different account
-        a = json.loads(first.stdout.decode())
-        b = json.loads(second.stdout.decode())
-        assert a["domain_id"] != b["domain_id"] and a["access_key"] != b["access_key"]
+    # Refused with a reason; the first account is untouched and still signs in.
+    assert second.returncode != 0 and second.stdout == b"", second.stdout
+    assert b"already exists" in second.stderr, second.stderr
+    assert get_token(server.endpoint, json.loads(first.stdout.decode()))

@@ -130,8 +130,12 @@ def test_update_changes_only_carried_keys(client, listener):
 ])
 def test_update_validation(client, listener, field, over):
     eg = create_endpoint_group(client, listener.id)
+    before = show(client, "endpoint_group", eg.id)
     expect_error(lambda: _update(client, eg.id, **over), 400, "GA.9001", msg_contains=field)
-    assert show(client, "endpoint_group", eg.id).traffic_dial_percentage == 100
+    got = show(client, "endpoint_group", eg.id)
+    fields = ("name", "description", "traffic_dial_percentage", "updated_at")
+    assert [getattr(got, f) for f in fields] == [getattr(before, f) for f in fields], \
+        "a rejected update must not change the endpoint group"
 
 
 def test_list_and_filters(client):

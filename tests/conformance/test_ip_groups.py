@@ -426,7 +426,13 @@ def test_other_account_sees_nothing(client, fresh_account, listeners):
     expect_error(lambda: delete_group(b, g.id), *NF)
     r = list_groups(b)
     assert r.ip_groups == [] and r.page_info.current_count == 0
+    # A's group bound to A's listener: A's listener filter finds it, B's finds nothing.
+    associate(client, g.id, listeners[0].id, "WHITE")
+    wait_group_active(client, g.id)
+    assert [x.id for x in list_groups(client, listener_id=listeners[0].id).ip_groups] == [g.id]
     assert list_groups(b, listener_id=listeners[0].id).ip_groups == []
+    disassociate(client, g.id, listeners[0].id)
+    wait_group_active(client, g.id)
     # B's own group cannot bind A's listener
     own = create_ip_group(b, ["10.0.0.0/8"])
     expect_error(lambda: associate(b, own.id, listeners[0].id, "WHITE"), *NF)

@@ -214,7 +214,8 @@ def test_a_listener_over_the_pop_socket_budget_is_error_without_a_retry_storm(lo
     metrics = requests.get(low_fd_server.endpoint + "/metrics", timeout=10).text
     reason = [line for line in metrics.splitlines() if line.startswith("slipstream_apply_errors") and big.id in line]
     assert reason and "socket budget is 128" in reason[0], reason
-    assert "budget" in low_fd_server.log_text()
+    log = low_fd_server.log_text()
+    assert "apply failed" in log and big.id in log and "socket budget is 128" in log, low_fd_server.log_tail()
     # Refused before any socket is opened, and retried with back-off: the process stays idle.
     pid = low_fd_server.proc.pid
     before, started = cpu_seconds(pid), time.monotonic()
