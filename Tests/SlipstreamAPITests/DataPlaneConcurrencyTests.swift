@@ -125,13 +125,11 @@ extension API {
     }
 
     /// Whether `/metrics` shows the sample line `line` within ten seconds.
+    /// Whether `/metrics` shows `line` (a whole sample line) within ten seconds.
     func metricsShow(_ line: String) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            if try await self.call(.get, "/metrics", auth: .anonymous).text.split(separator: "\n").contains(Substring(line)) { return true }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually(timeout: .seconds(10), every: .milliseconds(50)) {
+            try await self.call(.get, "/metrics", auth: .anonymous).text.split(separator: "\n").contains(Substring(line))
         }
-        return false
     }
 }
 

@@ -60,9 +60,13 @@ import Testing
             let client = try await DatagramClient.open()
             defer { client.close() }
             let target = try SocketAddress(ipAddress: address, port: space.port)
-            // The endpoint's port is closed: a burst goes unanswered.
+            // The endpoint's port is closed: a burst goes unanswered, and the port-unreachable ends the session.
             for index in 0..<5 { try await client.send(ByteBuffer(string: "early-\(index)"), to: target) }
-            try await Task.sleep(for: .milliseconds(300))
+            let sessionErrors = #"slipstream_listener_udp_session_errors_total{listener_id="\#(listener)"}"#
+            #expect(
+                try await eventually { (metricSample(try await api.call(.get, "/metrics", auth: .anonymous).text, sessionErrors) ?? 0) >= 1 },
+                "\(sessionErrors) stayed 0"
+            )
             let backend = try await RawUDPEcho(host: "127.0.0.2", port: space.port)
             defer { Task { try? await backend.stop() } }
             var echoed = 0
@@ -71,9 +75,6 @@ import Testing
                 if try await client.roundTrip(payload, to: target, wait: .milliseconds(500)) == payload { echoed += 1 }
             }
             #expect(echoed >= 18, "\(echoed) of 20 datagrams echoed")
-            let metrics = try await api.call(.get, "/metrics", auth: .anonymous).text
-            #expect(metrics.contains(#"slipstream_listener_udp_session_errors_total{listener_id="\#(listener)"}"#))
-            #expect(!metrics.contains(#"slipstream_listener_udp_session_errors_total{listener_id="\#(listener)"} 0"#))
         }
     }
 
@@ -99,9 +100,9 @@ import Testing
                 try await ResettingBackend.exchange(host: address, port: space.port, command: "partial-then-close") == .closed(received: "partial")
             )
             // The client resets: the endpoint sees a reset, not an end of stream.
-            try await ResettingBackend.clientResets(host: address, port: space.port)
+            try await backend.clientResets(host: address, port: space.port)
             #expect(try await backend.nextEnding() == "reset")
-            try await ResettingBackend.clientCloses(host: address, port: space.port)
+            try await backend.clientCloses(host: address, port: space.port)
             #expect(try await backend.nextEnding() == "eof")
         }
     }
@@ -226,14 +227,8 @@ import Testing
                     try await client.send(ByteBuffer(string: "d\(index)"), to: try SocketAddress(ipAddress: address, port: ports[index % 4]))
                 }
                 clients += burst
-                let deadline = ContinuousClock.now + .seconds(5)
-                var answered = 0
-                while ContinuousClock.now < deadline {
-                    answered = burst.filter(\.hasReplies).count
-                    if answered >= expected { break }
-                    try await Task.sleep(for: .milliseconds(20))
-                }
-                return answered
+                _ = try await eventually { burst.filter(\.hasReplies).count >= expected }
+                return burst.filter(\.hasReplies).count
             }
             // 12 clients over the four ports of the first listener: 5 sessions, the rest dropped.
             #expect(try await burst(first.address, count: 12, expected: 5) == 5)
@@ -300,12 +295,7 @@ final class DatagramClient: Sendable {
     func roundTrip(_ payload: ByteBuffer, to target: SocketAddress, wait: Duration = .seconds(2)) async throws -> ByteBuffer? {
         self.replies.withLockedValue { $0.removeAll() }
         try await self.send(payload, to: target)
-        let deadline = ContinuousClock.now + wait
-        while ContinuousClock.now < deadline {
-            if let reply = self.replies.withLockedValue({ $0.first }) { return reply }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        return nil
+        return try await poll(timeout: wait, every: .milliseconds(10)) { self.replies.withLockedValue { $0.first } }
     }
 
     func close() { self.channel.close(promise: nil) }
@@ -342,15 +332,19 @@ final class ResettingBackend: Sendable {
 
     private let channel: any Channel
     private let endings: NIOLockedValueBox<[String]>
+    /// `hold` lines received so far, over all connections.
+    private let holds: NIOLockedValueBox<Int>
 
     init(host: String, port: Int) async throws {
         let endings = NIOLockedValueBox<[String]>([])
+        let holds = NIOLockedValueBox(0)
         self.endings = endings
+        self.holds = holds
         self.channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(endings: endings)) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(endings: endings, holds: holds)) }
             }
             .bind(host: host, port: port).get()
     }
@@ -359,13 +353,7 @@ final class ResettingBackend: Sendable {
 
     /// How the next connection to finish ended, waiting up to five seconds.
     func nextEnding() async throws -> String? {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline {
-            let next = self.endings.withLockedValue { $0.isEmpty ? nil : $0.removeFirst() }
-            if let next { return next }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return nil
+        try await poll { self.endings.withLockedValue { $0.isEmpty ? nil : $0.removeFirst() } }
     }
 
     /// Connects, sends `command` and reads until the connection ends, with a plain blocking socket so the result
@@ -411,21 +399,26 @@ final class ResettingBackend: Sendable {
         }
     }
 
-    /// Connects, sends a line and aborts the connection (RST).
-    static func clientResets(host: String, port: Int) async throws {
+    /// Connects to `host:port` (the proxy in front of this backend), sends a line and waits until it arrived here.
+    private func connectAndHold(host: String, port: Int) async throws -> any Channel {
+        let before = self.holds.withLockedValue { $0 }
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: host, port: port).get()
         try await channel.writeAndFlush(ByteBuffer(string: "hold"))
-        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await eventually { self.holds.withLockedValue { $0 } > before }, "the line did not reach the backend")
+        return channel
+    }
+
+    /// Connects through `host:port`, sends a line and, once it arrived, aborts the connection (RST).
+    func clientResets(host: String, port: Int) async throws {
+        let channel = try await self.connectAndHold(host: host, port: port)
         let provider = try #require(channel as? any SocketOptionProvider)
         try await provider.setSoLinger(NIOLinger(l_onoff: 1, l_linger: 0)).get()
         try await channel.close()
     }
 
-    /// Connects, sends a line and closes normally (FIN).
-    static func clientCloses(host: String, port: Int) async throws {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: host, port: port).get()
-        try await channel.writeAndFlush(ByteBuffer(string: "hold"))
-        try await Task.sleep(for: .milliseconds(100))
+    /// Connects through `host:port`, sends a line and, once it arrived, closes normally (FIN).
+    func clientCloses(host: String, port: Int) async throws {
+        let channel = try await self.connectAndHold(host: host, port: port)
         try await channel.close()
     }
 
@@ -434,10 +427,16 @@ final class ResettingBackend: Sendable {
         typealias OutboundOut = ByteBuffer
         let endings: NIOLockedValueBox<[String]>
 
-        init(endings: NIOLockedValueBox<[String]>) { self.endings = endings }
+        let holds: NIOLockedValueBox<Int>
+
+        init(endings: NIOLockedValueBox<[String]>, holds: NIOLockedValueBox<Int>) {
+            self.endings = endings
+            self.holds = holds
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let command = String(buffer: self.unwrapInboundIn(data))
+            if command == "hold" { self.holds.withLockedValue { $0 += 1 } }
             guard command.hasPrefix("partial") else { return }
             let channel = context.channel
             context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: "partial"))).whenComplete { _ in

@@ -171,11 +171,7 @@ enum Traffic {
         let target = try SocketAddress(ipAddress: host, port: port)
         for _ in 0..<3 {
             try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(string: payload)))
-            let deadline = ContinuousClock.now + .seconds(1)
-            while ContinuousClock.now < deadline {
-                if let result = reply.withLockedValue({ $0 }) { return result }
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            if let result = try await poll(timeout: .seconds(1), { reply.withLockedValue { $0 } }) { return result }
         }
         throw UDPTimeout()
     }
@@ -237,12 +233,9 @@ struct DataPlaneTestSpace: Sendable {
 extension API {
     /// Waits until `condition` holds for the JSON object under `key` at `uri`, up to `seconds`.
     func waitFor(_ uri: String, _ key: String, seconds: Double = 10, _ condition: @escaping ([String: Any]) -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if condition(try await self.call(.get, uri).object(key)) { return true }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually(timeout: .milliseconds(Int(seconds * 1000)), every: .milliseconds(50)) {
+            condition(try await self.call(.get, uri).object(key))
         }
-        return false
     }
 
     /// An accelerator with one listener and one group, ACTIVE; returns (address, listener id, group id).
@@ -291,13 +284,11 @@ extension API {
 
     /// Waits until the group exists in the PoP with all its endpoints (every endpoint ACTIVE).
     func waitEndpointsActive(_ groupID: String) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
+        let active = try await eventually(timeout: .seconds(10), every: .milliseconds(50)) {
             let endpoints = try await self.call(.get, "/v1/endpoint-groups/\(groupID)/endpoints").list("endpoints")
-            if !endpoints.isEmpty && endpoints.allSatisfy({ $0["status"] as? String == "ACTIVE" }) { return }
-            try await Task.sleep(for: .milliseconds(50))
+            return !endpoints.isEmpty && endpoints.allSatisfy({ $0["status"] as? String == "ACTIVE" })
         }
-        Issue.record("endpoints of \(groupID) did not become ACTIVE")
+        if !active { Issue.record("endpoints of \(groupID) did not become ACTIVE") }
     }
 
     /// Waits until every listed resource is ACTIVE (the PoP applied it).

@@ -27,13 +27,8 @@ import Testing
             #expect(counts["127.0.0.4"] == nil, "\(counts)")
 
             // Every flow ended on both sides once its client closed; the bytes show up in the metrics.
-            var metrics = ""
-            for _ in 0..<100 {
-                metrics = try await api.call(.get, "/metrics", auth: .anonymous).text
-                if metrics.contains(#"slipstream_listener_active_connections{listener_id="\#(listener)"} 0"#) { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            #expect(metrics.contains(#"slipstream_listener_active_connections{listener_id="\#(listener)"} 0"#))
+            #expect(try await api.metricsShow(#"slipstream_listener_active_connections{listener_id="\#(listener)"} 0"#))
+            let metrics = try await api.call(.get, "/metrics", auth: .anonymous).text
             #expect(metrics.contains(#"slipstream_listener_connections_total{listener_id="\#(listener)"} 400"#))
             #expect(metrics.contains(#"slipstream_listener_bytes_in_total{listener_id="\#(listener)"} 800"#))
         }
@@ -274,13 +269,8 @@ import Testing
                 #expect(reply == "127.0.0.2:early-\(index)")
             }
             // Every one of those flows ended on both sides.
-            var metrics = ""
-            for _ in 0..<100 {
-                metrics = try await api.call(.get, "/metrics", auth: .anonymous).text
-                if metrics.contains(#"slipstream_listener_active_connections{listener_id="\#(listener)"} 0"#) { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            #expect(metrics.contains(#"slipstream_listener_active_connections{listener_id="\#(listener)"} 0"#))
+            #expect(try await api.metricsShow(#"slipstream_listener_active_connections{listener_id="\#(listener)"} 0"#))
+            let metrics = try await api.call(.get, "/metrics", auth: .anonymous).text
             #expect(metrics.contains(#"slipstream_listener_connections_total{listener_id="\#(listener)"} 40"#))
         }
     }
@@ -335,14 +325,14 @@ import Testing
     /// Reads the JSON lines of a sink until `count` records are there, for up to five seconds.
     static func records(_ dataDirectory: String, group: String, stream: String, count: Int) async throws -> [[String: Any]] {
         let path = "\(dataDirectory)/logs/\(group)/\(stream).log"
-        var records: [[String: Any]] = []
-        for _ in 0..<100 {
+        func read() -> [[String: Any]] {
             let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            records = text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            if records.count >= count { break }
-            try await Task.sleep(for: .milliseconds(50))
+            return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         }
-        return records
+        return try await poll(every: .milliseconds(50)) {
+            let records = read()
+            return records.count >= count ? records : nil
+        } ?? read()
     }
 
     @Test func finishedFlowsAreLoggedWithTheirBytes() async throws {

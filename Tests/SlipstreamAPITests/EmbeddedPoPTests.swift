@@ -66,21 +66,11 @@ import Testing
         let started = ContinuousClock.now
         let shutdown = Task { await pop.shutdown() }
         // New connections are refused as soon as the listening sockets close.
-        var refused = false
-        for _ in 0..<50 where !refused {
-            refused = (try? await Traffic.tcpRoundTrip("127.11.41.1", port)) == nil
-            if !refused { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        #expect(refused)
+        #expect(try await eventually(timeout: .seconds(1)) { (try? await Traffic.tcpRoundTrip("127.11.41.1", port)) == nil })
         // The open flow still carries bytes while the PoP drains.
         try await open.writeAndFlush(ByteBuffer(string: "during"))
         let received = try await open.pipeline.handler(type: FirstReplyHandler.self).get().received
-        var echoed = false
-        for _ in 0..<100 where !echoed {
-            echoed = received.withLockedValue { $0 }.hasSuffix("127.0.0.2:during")
-            if !echoed { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        #expect(echoed)
+        #expect(try await eventually(timeout: .seconds(2)) { received.withLockedValue { $0 }.hasSuffix("127.0.0.2:during") })
         try await open.close()
         await shutdown.value
         // It finished as soon as the last flow did, well before the drain timeout.

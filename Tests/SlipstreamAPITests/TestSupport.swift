@@ -173,25 +173,19 @@ struct API: Sendable {
 
     /// Polls `uri` until the object under `key` has `status`, for at most five seconds.
     func waitForStatus(_ uri: String, _ key: String, _ status: String) async throws {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline {
-            let response = try await self.call(.get, uri)
-            if response.object(key)["status"] as? String == status { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        Issue.record("\(uri) never reached \(status)")
+        let reached = try await eventually { try await self.call(.get, uri).object(key)["status"] as? String == status }
+        if !reached { Issue.record("\(uri) never reached \(status)") }
     }
 
     /// Polls `uri` after a delete until it answers 404 GA.9002, for at most five seconds. Until then the object
     /// under `key` (`listener`, `endpoint_group`, …) must be there and `DELETING`: never ACTIVE again, nor anything
     /// else (the GA API reference's status of a resource being deleted).
     func waitForGone(_ uri: String, _ key: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline {
+        let gone = try await eventually {
             let response = try await self.call(.get, uri)
             if response.status == 404 {
                 expectError(response, 404, "GA.9002", sourceLocation: sourceLocation)
-                return
+                return true
             }
             let status = response.object(key)["status"] as? String
             #expect(
@@ -199,9 +193,9 @@ struct API: Sendable {
                 "\(uri) answers \(response.status) with \(key).status \(status ?? "missing") while being deleted",
                 sourceLocation: sourceLocation
             )
-            try await Task.sleep(for: .milliseconds(20))
+            return false
         }
-        Issue.record("\(uri) never went away", sourceLocation: sourceLocation)
+        if !gone { Issue.record("\(uri) never went away", sourceLocation: sourceLocation) }
     }
 
     /// A second account in the same data directory, made as `slipstream admin create-account` makes it.

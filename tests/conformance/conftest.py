@@ -29,6 +29,7 @@ from huaweicloudsdkga.v1 import (  # noqa: F401 -- many are re-exported to the t
     GaClient,
     CreateAcceleratorOption, CreateAcceleratorOptionIpSets, CreateAcceleratorRequest,
     CreateAcceleratorRequestBody, DeleteAcceleratorRequest, ListAcceleratorsRequest, ShowAcceleratorRequest,
+    ShowIpGroupRequest,
     UpdateAcceleratorOption, UpdateAcceleratorRequest, UpdateAcceleratorRequestBody,
     CreateListenerOption, CreateListenerRequest, CreateListenerRequestBody, DeleteListenerRequest,
     ListListenersRequest, ShowListenerRequest, UpdateListenerOption, UpdateListenerRequest,
@@ -204,18 +205,20 @@ class Server:
         return self
 
     def _wait_ready(self):
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
+        """Whether /healthz answers 200 within READY_TIMEOUT; False at once if the process exits."""
+        def probe():
             if self.proc.poll() is not None:
-                return False
+                return "exited"
             try:
-                r = requests.get(self.endpoint + "/healthz", timeout=2)
-                if r.status_code == 200:
-                    return True
+                return "ready" if requests.get(self.endpoint + "/healthz", timeout=2).status_code == 200 else None
             except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        return False
+                return None
+
+        try:
+            return wait_for(probe, lambda state: state is not None, timeout=READY_TIMEOUT, interval=0.2,
+                            desc="/healthz") == "ready"
+        except AssertionError:
+            return False
 
     def _terminate(self):
         if self.proc is None:
@@ -264,16 +267,15 @@ class Server:
     # -- accounts -------------------------------------------------------------------------------------
     def credentials(self):
         path = os.path.join(self.data_dir, "credentials.json")
-        wait_for(lambda: os.path.exists(path), bool, timeout=10, desc=path)
-        deadline = time.monotonic() + 5
-        while True:       # tolerate a file being written right now
+
+        def load():
             try:
                 with open(path) as f:
                     return json.load(f)
-            except ValueError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+            except (OSError, ValueError):   # not written yet, or being written right now
+                return None
+
+        return wait_for(load, lambda creds: creds is not None, timeout=10, desc=path)
 
     def create_account_raw(self, name):
         binary = _server_bin()
@@ -378,6 +380,8 @@ def show(client, kind, ids):
         return client.show_endpoint(ShowEndpointRequest(endpoint_group_id=ids[0], endpoint_id=ids[1])).endpoint
     if kind == "health_check":
         return client.show_health_check(ShowHealthCheckRequest(health_check_id=ids)).health_check
+    if kind == "ip_group":
+        return client.show_ip_group(ShowIpGroupRequest(ip_group_id=ids)).ip_group
     raise ValueError(kind)
 
 
@@ -410,23 +414,24 @@ def wait_active(client, kind, ids, timeout=ACTIVE_TIMEOUT):
 
 
 def wait_gone(client, kind, ids, timeout=GONE_TIMEOUT):
-    """After a delete: GET must show DELETING (never ACTIVE or anything else) until it answers 404 GA.9002."""
-    deadline = time.monotonic() + timeout
+    """After a delete: GET must show DELETING (never ACTIVE or anything else) until it answers 404 GA.9002.
+    Returns the states seen before the 404."""
     seen = []
-    for _ in range(int(timeout / 0.1) + 50):
+
+    def fetch():
         try:
             obj = show(client, kind, ids)
         except ClientRequestException as e:
             assert e.status_code == 404 and e.error_code == "GA.9002", \
                 "deleted %s %s: expected 404 GA.9002, got %s %s" % (kind, ids, e.status_code, e.error_code)
-            return seen
+            return None
         seen.append(obj.status)
         assert obj.status == "DELETING", "deleted %s %s shows status %r (expected DELETING or 404)" % (
             kind, ids, obj.status)
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.1)
-    raise AssertionError("deleted %s %s still present after %.0fs (states %s)" % (kind, ids, timeout, seen[-5:]))
+        return obj
+
+    wait_for(fetch, lambda obj: obj is None, timeout=timeout, desc="deleted %s %s to answer 404" % (kind, ids))
+    return seen
 
 
 def delete_and_wait(client, kind, ids):

@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
-from conftest import (Account, GONE_TIMEOUT, ClientRequestException, create_accelerator, create_listener,
-                      delete, expect_error, start_server, uniq, wait_for)
+from conftest import (Account, create_accelerator, create_listener,
+                      delete, expect_error, start_server, uniq, wait_for, wait_gone)
 from huaweicloudsdkga.v1 import (
     AddIpGroupIpRequest, AddIpGroupIpRequestBody, AssociateListenerRequest, AssociateListenerRequestBody,
     CreateIpGroupIpOption, CreateIpGroupOption, CreateIpGroupRequest, CreateIpGroupRequestBody,
@@ -61,23 +61,6 @@ def wait_group_active(client, group_id, timeout=10.0):
     bad = [s for s in seen if s not in ("PENDING", "ACTIVE")]
     assert not bad, "ip_group %s went through unexpected states %s" % (group_id, seen)
     return g
-
-
-def wait_group_gone(client, group_id, timeout=GONE_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    seen = []
-    for _ in range(int(timeout / 0.1) + 50):
-        try:
-            g = show_group(client, group_id)
-        except ClientRequestException as e:
-            assert (e.status_code, e.error_code) == NF, "deleted ip_group: %s %s" % (e.status_code, e.error_code)
-            return seen
-        seen.append(g.status)
-        assert g.status == "DELETING", "deleted ip_group %s shows %r" % (group_id, g.status)
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.1)
-    raise AssertionError("deleted ip_group %s still present after %.0fs (%s)" % (group_id, timeout, seen[-5:]))
 
 
 def add_ips(client, group_id, cidrs):
@@ -371,7 +354,7 @@ def test_delete_bound_group_and_bound_listener_conflict(client):
     wait_group_active(client, g.id)
     resp = delete_group(client, g.id)
     assert resp.status_code == 204
-    wait_group_gone(client, g.id)
+    wait_gone(client, "ip_group", g.id)
     expect_error(lambda: delete_group(client, g.id), *NF)
     # the listener is free to go now
     assert delete(client, "listener", lis.id).status_code == 204
@@ -455,7 +438,7 @@ def test_ip_group_quota(tmp_path_factory):
         # freeing one makes room again
         wait_group_active(c, first.id)
         assert delete_group(c, first.id).status_code == 204
-        wait_group_gone(c, first.id)
+        wait_gone(c, "ip_group", first.id)
         create_ip_group(c, wait=False)
         expect_error(lambda: create_ip_group(c, wait=False), 400, "GA.9103")
     finally:
