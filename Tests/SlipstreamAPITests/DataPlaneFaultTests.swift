@@ -107,6 +107,55 @@ import Testing
         }
     }
 
+    /// A client that half-closes first and reads slowly still gets every byte of a long answer before its end of
+    /// stream: the proxy's half-close towards it waits for what is still queued. (When that side's input is already
+    /// closed, an output close becomes a full close, which must not drop the queued tail.)
+    @Test func aSlowReaderAfterAHalfCloseGetsTheWholeAnswer() async throws {
+        let space = DataPlaneTestSpace(22)
+        let size = 4 * 1024 * 1024
+        let backend = try await AnswerOnEOF(host: "127.0.0.2", port: space.port, size: size)
+        defer { Task { try? await backend.stop() } }
+        try await space.server().run { api in
+            let (address, _, _) = try await api.servingListener(port: space.port)
+            let port = space.port
+            let received = try await NIOThreadPool.singleton.runIfActive { () throws -> [UInt8] in
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+                defer { close(fd) }
+                var small: Int32 = 4096
+                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+                var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var target = sockaddr_in()
+                target.sin_family = sa_family_t(AF_INET)
+                target.sin_port = in_port_t(UInt16(port).bigEndian)
+                target.sin_addr.s_addr = inet_addr(address)
+                let connected = withUnsafePointer(to: &target) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                guard connected == 0 else { throw IOError(errnoCode: errno, reason: "connect") }
+                _ = send(fd, "go", 2, Int32(MSG_NOSIGNAL))
+                shutdown(fd, Int32(SHUT_WR))
+                // Read slowly, in small pieces, so the proxy's side towards this client stays backed up.
+                var bytes: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let count = recv(fd, &buffer, buffer.count, 0)
+                    if count > 0 {
+                        bytes += buffer[0..<count]
+                        usleep(100)
+                    } else if count == 0 {
+                        return bytes
+                    } else {
+                        throw IOError(errnoCode: errno, reason: "recv after \(bytes.count) bytes")
+                    }
+                }
+            }
+            #expect(received.count == size, "\(received.count) of \(size) bytes before the end of stream")
+            #expect(received == AnswerOnEOF.answer(size: size))
+        }
+    }
+
     /// Failover between endpoint groups on health: a local group with no healthy endpoint sends its flows to a
     /// remote group with one; both down fails open; the local group takes its flows back when it recovers.
     @Test func aDownLocalGroupFailsOverToAHealthyRemoteGroup() async throws {
@@ -459,6 +508,43 @@ final class ResettingBackend: Sendable {
             let reset = (error as? IOError)?.errnoCode == ECONNRESET
             self.endings.withLockedValue { $0.append(reset ? "reset" : "error: \(error)") }
             context.close(promise: nil)
+        }
+    }
+}
+
+/// A TCP backend that waits for the client's end of stream, then answers `size` bytes of a fixed pattern and closes.
+final class AnswerOnEOF: Sendable {
+    private let channel: any Channel
+
+    static func answer(size: Int) -> [UInt8] { (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) } }
+
+    init(host: String, port: Int, size: Int) async throws {
+        let answer = Self.answer(size: size)
+        self.channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(answer: answer)) }
+            }
+            .bind(host: host, port: port).get()
+    }
+
+    func stop() async throws { try await self.channel.close() }
+
+    private final class Handler: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let answer: [UInt8]
+
+        init(answer: [UInt8]) { self.answer = answer }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if let event = event as? ChannelEvent, case .inputClosed = event {
+                let channel = context.channel
+                context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(bytes: self.answer))).whenComplete { _ in channel.close(promise: nil) }
+            }
         }
     }
 }

@@ -130,9 +130,12 @@ extension GlueHandler {
     private func partnerWriteEOF() {
         guard let context = self.context else { return }
         let channel = context.channel
-        // NIO half-closes once everything written so far has gone out; a channel that cannot half-close is closed.
-        context.flush()
-        context.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+        // Half-close once everything written so far has gone out; a channel that cannot half-close is closed. The
+        // wait is ours, not NIO's: when this side's input is already closed, NIO turns an output close into a full
+        // close at once, which would drop what is still queued.
+        self.afterPendingWrites(context) {
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+        }
     }
 
     private func partnerAbort() {
