@@ -391,7 +391,7 @@ public actor EmbeddedPoP: PoP {
 }
 
 /// `SO_REUSEPORT`: several sockets of this process (one per event loop) on one address and port. Linux lets only
-/// sockets of the same user that all set it share a port; a port another program holds still fails to bind.
+/// sockets of the same user that all set it share a port; a port another program listens on still fails to bind.
 private let reusePort = ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT))
 
 /// A snapshot's resources grouped the way plans are compiled, so compiling every listener is linear in the size of

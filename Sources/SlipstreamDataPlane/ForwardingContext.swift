@@ -8,10 +8,10 @@ struct ForwardingContext: Sendable {
     let runtime: ListenerRuntime
     let flows: FlowTracker
     let accessLog: AccessLogWriter?
-    let connectTimeout: TimeAmount
     let udp: UDPLimits
     let logger: Logger
-    /// Dials endpoints on the socket's event loop, made once per socket rather than once per flow.
+    /// Dials endpoints on the socket's event loop (each attempt bounded by the connect timeout), made once per
+    /// socket rather than once per flow.
     let endpointDialer: EndpointDialer
 
     init(
@@ -26,7 +26,6 @@ struct ForwardingContext: Sendable {
         self.runtime = runtime
         self.flows = flows
         self.accessLog = accessLog
-        self.connectTimeout = connectTimeout
         self.udp = udp
         self.logger = logger
         // TCP_NODELAY is the bootstrap's default. The other options are set in the initializer, synchronously on
