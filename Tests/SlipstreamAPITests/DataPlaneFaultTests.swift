@@ -119,21 +119,9 @@ import Testing
             let (address, _, _) = try await api.servingListener(port: space.port)
             let port = space.port
             let received = try await NIOThreadPool.singleton.runIfActive { () throws -> [UInt8] in
-                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+                let fd = try BlockingSocket.make(receiveTimeoutSeconds: 10, receiveBuffer: 4096)
                 defer { close(fd) }
-                var small: Int32 = 4096
-                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-                var timeout = timeval(tv_sec: 10, tv_usec: 0)
-                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                var target = sockaddr_in()
-                target.sin_family = sa_family_t(AF_INET)
-                target.sin_port = in_port_t(UInt16(port).bigEndian)
-                target.sin_addr.s_addr = inet_addr(address)
-                let connected = withUnsafePointer(to: &target) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                }
-                guard connected == 0 else { throw IOError(errnoCode: errno, reason: "connect") }
+                guard BlockingSocket.dial(fd, host: address, port: port) == 0 else { throw IOError(errnoCode: errno, reason: "connect") }
                 _ = send(fd, "go", 2, Int32(MSG_NOSIGNAL))
                 shutdown(fd, Int32(SHUT_WR))
                 // Read slowly, in small pieces, so the proxy's side towards this client stays backed up.
@@ -410,19 +398,9 @@ final class ResettingBackend: Sendable {
     /// calls run on NIO's thread pool, never on a Swift concurrency thread, so they cannot stall other tests.
     static func exchange(host: String, port: Int, command: String) async throws -> Ending {
         try await NIOThreadPool.singleton.runIfActive {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+            let fd = try BlockingSocket.make(receiveTimeoutSeconds: 5)
             defer { close(fd) }
-            var timeout = timeval(tv_sec: 5, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr(host)
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else {
+            guard BlockingSocket.dial(fd, host: host, port: port) == 0 else {
                 if errno == ECONNRESET { return .reset(received: "") }
                 throw IOError(errnoCode: errno, reason: "connect")
             }
@@ -545,6 +523,32 @@ final class AnswerOnEOF: Sendable {
                 let channel = context.channel
                 context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(bytes: self.answer))).whenComplete { _ in channel.close(promise: nil) }
             }
+        }
+    }
+}
+
+/// Plain blocking TCP sockets for tests that need exactly what the kernel reports (an end of stream, ECONNRESET)
+/// or a receive buffer of their own. Use them on NIO's thread pool, never on a Swift concurrency thread.
+enum BlockingSocket {
+    /// A new TCP socket whose reads fail after `receiveTimeoutSeconds`, with a receive buffer of
+    /// `receiveBuffer` bytes when given. - Throws: `IOError` when no socket can be made.
+    static func make(receiveTimeoutSeconds: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
+        var timeout = timeval(tv_sec: receiveTimeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    /// Connects `fd` to the IPv4 `host:port` (`connect(2)`): 0, or -1 with `errno` set.
+    static func dial(_ fd: Int32, host: String, port: Int) -> Int32 {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr(host)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
     }
 }
