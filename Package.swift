@@ -25,17 +25,29 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
     ],
     targets: [
+        // The resource model and the PoP contract: no I/O library.
         .target(
-            name: "SlipstreamCore",
+            name: "SlipstreamModel",
+            swiftSettings: swiftSettings
+        ),
+        // The rules of every operation over store protocols; the reconciler; accounts and secrets. No SQL, no HTTP.
+        .target(
+            name: "SlipstreamControlPlane",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto")
+                "SlipstreamModel",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
+        // SQL only: the control plane's store protocols on SQLite.
         .target(
             name: "SlipstreamStore",
             dependencies: [
-                "SlipstreamCore",
+                "SlipstreamModel",
+                "SlipstreamControlPlane",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
             ],
@@ -44,7 +56,7 @@ let package = Package(
         .target(
             name: "SlipstreamDataPlane",
             dependencies: [
-                "SlipstreamCore",
+                "SlipstreamModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -56,7 +68,8 @@ let package = Package(
         .target(
             name: "SlipstreamAPI",
             dependencies: [
-                "SlipstreamCore",
+                "SlipstreamModel",
+                "SlipstreamControlPlane",
                 "SlipstreamStore",
                 "SlipstreamDataPlane",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -78,8 +91,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "SlipstreamCoreTests",
-            dependencies: ["SlipstreamCore"],
+            name: "SlipstreamModelTests",
+            dependencies: ["SlipstreamModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SlipstreamControlPlaneTests",
+            dependencies: ["SlipstreamControlPlane", "SlipstreamModel"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -94,6 +112,8 @@ let package = Package(
             name: "SlipstreamAPITests",
             dependencies: [
                 "SlipstreamAPI",
+                "SlipstreamControlPlane",
+                "SlipstreamStore",
                 "SlipstreamDataPlane",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -4,8 +4,9 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
-import SlipstreamCore
+import SlipstreamControlPlane
 import SlipstreamDataPlane
+import SlipstreamModel
 import SlipstreamStore
 
 /// Builds the whole server (API, store, reconciler) from a configuration. `slipstream serve` and the tests both
@@ -18,11 +19,11 @@ public func buildApplication(
     let state = try await DataDirectory.open(configuration: configuration, logger: logger)
     if let first = state.firstAccount { try onFirstAccount(first) }
     let signal = ReconcilerSignal()
-    let controlPlane = ControlPlane(database: state.database, configuration: configuration) { _ in signal.wake() }
+    let controlPlane = ControlPlane(store: state.store, settings: configuration.controlPlane) { _ in signal.wake() }
     let metrics = MetricsRegistry()
     let router = buildRouter(configuration: configuration, controlPlane: controlPlane, accounts: state.accounts, metrics: metrics, logger: logger)
     // Services stop in reverse order: the reconciler first, then the PoP drains, and the database closes last.
-    var services: [any Service] = [DatabaseService(database: state.database)]
+    var services: [any Service] = [DatabaseService(store: state.store)]
     var pop: EmbeddedPoP?
     if configuration.dataPlaneEnabled {
         var popConfiguration = PoPConfiguration(regionID: configuration.effectivePopRegion)
@@ -71,15 +72,16 @@ func buildRouter(
     logger: Logger
 ) -> Router<SlipstreamRequestContext> {
     let router = Router(context: SlipstreamRequestContext.self)
+    let httpMetrics = HTTPMetrics()
     let tokenKey = SymmetricKeyBox(key: accounts.masterKey.tokenKey)
-    router.add(middleware: RequestMiddleware(maxBodyBytes: configuration.maxBodyBytes, metrics: metrics, logger: logger))
+    router.add(middleware: RequestMiddleware(maxBodyBytes: configuration.maxBodyBytes, metrics: httpMetrics, logger: logger))
     router.add(middleware: AuthMiddleware(accounts: accounts, tokenKey: tokenKey, clockSkewSeconds: configuration.clockSkewSeconds))
     router.get("healthz") { _, _ in "ok" }
     router.get("metrics") { _, _ in
         Response(
             status: .ok,
             headers: [.contentType: "text/plain; version=0.0.4"],
-            body: .init(byteBuffer: ByteBuffer(string: metrics.render()))
+            body: .init(byteBuffer: ByteBuffer(string: metrics.render() + httpMetrics.render()))
         )
     }
     router.get("openapi.json") { _, _ in
@@ -96,7 +98,7 @@ func buildRouter(
     router.addRoutes(HealthCheckController(controlPlane: controlPlane).endpoints, atPath: "v1/health-checks")
     router.addRoutes(IPGroupController(controlPlane: controlPlane).endpoints, atPath: "v1/ip-groups")
     router.addRoutes(LogtankController(controlPlane: controlPlane).endpoints, atPath: "v1/logtanks")
-    router.addRoutes(AccountResourceController(controlPlane: controlPlane).endpoints, atPath: "v1")
+    router.addRoutes(AccountResourceController(controlPlane: controlPlane, configuration: configuration).endpoints, atPath: "v1")
     router.addRoutes(TagController(controlPlane: controlPlane).endpoints, atPath: "v1")
     router.addRoutes(RegionController(regions: configuration.regions).endpoints, atPath: "v1/regions")
     router.addRoutes(

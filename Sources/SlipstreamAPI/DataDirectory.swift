@@ -1,6 +1,7 @@
 import Foundation
 import Logging
-import SlipstreamCore
+import SlipstreamControlPlane
+import SlipstreamModel
 import SlipstreamStore
 
 /// The data directory: `slipstream.sqlite` (the store), `master.key` (unless `SLIPSTREAM_MASTER_KEY` is set) and,
@@ -10,7 +11,8 @@ public struct DataDirectory: Sendable {
     public static let masterKeyFile = "master.key"
     public static let credentialsFile = "credentials.json"
 
-    public let database: SQLiteDriver
+    /// The control plane's store on the SQLite file.
+    public let store: SQLStore
     public let accounts: AccountStore
     /// Set when this call created the first account.
     public let firstAccount: AccountCredentials?
@@ -22,7 +24,8 @@ public struct DataDirectory: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let masterKey = try MasterKey(bytes: try self.masterKeyBytes(configuration: configuration, directory: directory))
         let database = try await SQLiteDriver.open(path: directory.appendingPathComponent(self.databaseFile).path, logger: logger)
-        let accounts = AccountStore(database: database, masterKey: masterKey)
+        let store = SQLStore(driver: database)
+        let accounts = AccountStore(store: store, masterKey: masterKey)
         var first: AccountCredentials?
         if bootstrap, try await accounts.accountCount() == 0 {
             let credentials = try await accounts.createAccount(name: "slipstream")
@@ -30,7 +33,7 @@ public struct DataDirectory: Sendable {
             try self.writePrivate(data, to: directory.appendingPathComponent(self.credentialsFile))
             first = credentials
         }
-        return DataDirectory(database: database, accounts: accounts, firstAccount: first)
+        return DataDirectory(store: store, accounts: accounts, firstAccount: first)
     }
 
     static func masterKeyBytes(configuration: SlipstreamConfiguration, directory: URL) throws -> [UInt8] {

@@ -2,7 +2,7 @@ import Atomics
 import Logging
 import NIOCore
 import NIOPosix
-import SlipstreamCore
+import SlipstreamModel
 
 #if canImport(Glibc)
     import Glibc

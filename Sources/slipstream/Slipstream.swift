@@ -3,8 +3,8 @@ import Foundation
 import Hummingbird
 import Logging
 import SlipstreamAPI
-import SlipstreamCore
 import SlipstreamDataPlane
+import SlipstreamModel
 
 @main
 struct Slipstream: AsyncParsableCommand {
@@ -80,10 +80,10 @@ struct Admin: AsyncParsableCommand {
             let directory = try await DataDirectory.open(configuration: configuration, logger: logger, bootstrap: false)
             do {
                 let credentials = try await directory.accounts.createAccount(name: self.name)
-                try await directory.database.close()
+                try await directory.store.close()
                 print(String(decoding: try JSONEncoder.credentials.encode(credentials), as: UTF8.self))
             } catch let error as GAError {
-                try? await directory.database.close()
+                try? await directory.store.close()
                 throw ValidationError(error.message)
             }
         }

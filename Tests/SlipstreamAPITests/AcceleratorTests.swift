@@ -1,6 +1,6 @@
 import Foundation
 import HTTPTypes
-import SlipstreamCore
+import SlipstreamModel
 import Testing
 
 @testable import SlipstreamAPI

@@ -1,5 +1,7 @@
 import Foundation
-import SlipstreamCore
+import SlipstreamAPI
+import SlipstreamControlPlane
+import SlipstreamModel
 import Testing
 
 @Suite struct AccountResourceTests {

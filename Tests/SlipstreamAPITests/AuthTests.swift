@@ -1,9 +1,10 @@
 import Foundation
 import HTTPTypes
-import SlipstreamCore
+import SlipstreamModel
 import Testing
 
 @testable import SlipstreamAPI
+@testable import SlipstreamControlPlane
 
 @Suite struct AuthTests {
     @Test func signatures() async throws {

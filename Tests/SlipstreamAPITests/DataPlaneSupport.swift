@@ -2,7 +2,8 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import SlipstreamCore
+import SlipstreamAPI
+import SlipstreamModel
 import Testing
 
 #if canImport(Glibc)

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import SlipstreamCore
 import SlipstreamDataPlane
+import SlipstreamModel
 import Testing
 
 /// The PoP through its own interface: a snapshot in, a report out, real sockets in between.

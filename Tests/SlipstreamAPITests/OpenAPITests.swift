@@ -1,11 +1,12 @@
 import Foundation
 import Logging
-import SlipstreamCore
 import SlipstreamDataPlane
+import SlipstreamModel
 import SlipstreamStore
 import Testing
 
 @testable import SlipstreamAPI
+@testable import SlipstreamControlPlane
 
 @Suite struct OpenAPITests {
     /// `METHOD /path/{}` pairs with parameter names erased.
@@ -27,8 +28,9 @@ import Testing
 
     @Test func everyRouteIsDocumentedAndEveryDocumentedRouteIsServed() async throws {
         let database = try await SQLiteDriver.open(path: ":memory:", logger: Logger(label: "test"))
-        let controlPlane = ControlPlane(database: database, configuration: SlipstreamConfiguration())
-        let accounts = AccountStore(database: database, masterKey: try MasterKey(bytes: MasterKey.generate()))
+        let store = SQLStore(driver: database)
+        let controlPlane = ControlPlane(store: store, settings: SlipstreamConfiguration().controlPlane)
+        let accounts = AccountStore(store: store, masterKey: try MasterKey(bytes: MasterKey.generate()))
         let router = buildRouter(
             configuration: SlipstreamConfiguration(),
             controlPlane: controlPlane,

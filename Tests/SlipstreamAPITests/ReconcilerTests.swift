@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SlipstreamAPI
+@testable import SlipstreamControlPlane
 
 @Suite struct ApplyRetryBackoffTests {
     @Test func doublesToThirtySecondsAndResets() {

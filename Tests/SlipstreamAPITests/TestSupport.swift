@@ -4,11 +4,12 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
-import SlipstreamCore
+import SlipstreamModel
 import SlipstreamStore
 import Testing
 
 @testable import SlipstreamAPI
+@testable import SlipstreamControlPlane
 
 /// A fresh data directory and configuration per test.
 struct TestServer {
@@ -204,7 +205,7 @@ struct API: Sendable {
         configuration.dataDirectory = self.dataDirectory
         let directory = try await DataDirectory.open(configuration: configuration, logger: Logger(label: "admin"), bootstrap: false)
         let credentials = try await directory.accounts.createAccount(name: name)
-        try await directory.database.close()
+        try await directory.store.close()
         return credentials
     }
 }

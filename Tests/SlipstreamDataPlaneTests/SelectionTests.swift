@@ -1,5 +1,5 @@
 import NIOCore
-import SlipstreamCore
+import SlipstreamModel
 import Testing
 
 @testable import SlipstreamDataPlane

@@ -1,6 +1,6 @@
 import Hummingbird
-import SlipstreamCore
-import SlipstreamStore
+import SlipstreamControlPlane
+import SlipstreamModel
 
 /// `/v1/accelerators`
 struct AcceleratorController {

@@ -1,12 +1,14 @@
 import Crypto
 import Foundation
 import Hummingbird
-import SlipstreamCore
-import SlipstreamStore
+import SlipstreamControlPlane
+import SlipstreamModel
 
 /// Read-only views of the deployment: quotas, PoPs and BYOIP pools.
 struct AccountResourceController {
     let controlPlane: ControlPlane
+    /// The deployment the PoP and BYOIP views describe.
+    let configuration: SlipstreamConfiguration
     /// When the server started; the creation time of operator-configured pools.
     let started = Timestamp.now()
 
@@ -42,7 +44,7 @@ struct AccountResourceController {
 
     func pops(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
         _ = try context.requireCaller()
-        let configuration = self.controlPlane.configuration
+        let configuration = self.configuration
         var pops: [PoPDetail] = []
         if configuration.dataPlaneEnabled {
             let blocks = configuration.pools.keys.sorted().flatMap { configuration.pools[$0]! }.map(\.description)
@@ -63,7 +65,7 @@ struct AccountResourceController {
 
     func byoipPools(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let pools = self.controlPlane.configuration.byoipPools.map { pool in
+        let pools = self.configuration.byoipPools.map { pool in
             BYOIPPoolDetail(
                 id: Self.stableID(pool.cidr.description),
                 cidr: pool.cidr.description,

@@ -1,6 +1,6 @@
 import Hummingbird
-import SlipstreamCore
-import SlipstreamStore
+import SlipstreamControlPlane
+import SlipstreamModel
 
 /// `/v1/endpoint-groups/{endpoint_group_id}/endpoints`
 struct EndpointController {

@@ -1,6 +1,6 @@
 import Hummingbird
-import SlipstreamCore
-import SlipstreamStore
+import SlipstreamControlPlane
+import SlipstreamModel
 
 /// `/v1/endpoint-groups` (its endpoints are served by ``EndpointController``).
 struct EndpointGroupController {

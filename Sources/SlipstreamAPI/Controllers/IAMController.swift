@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import SlipstreamCore
-import SlipstreamStore
+import SlipstreamControlPlane
+import SlipstreamModel
 
 /// The slice of IAM a GA client needs: password tokens (`POST /v3/auth/tokens`) and the domain look-up the SDK
 /// makes when it has no domain id (`GET /v3/auth/domains`).

@@ -1,6 +1,6 @@
 import Hummingbird
-import SlipstreamCore
-import SlipstreamStore
+import SlipstreamControlPlane
+import SlipstreamModel
 
 /// `/v1/ip-groups`: address groups and their binding to listeners as allow or deny lists.
 struct IPGroupController {

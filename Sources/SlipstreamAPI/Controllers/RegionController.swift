@@ -1,5 +1,6 @@
 import Hummingbird
-import SlipstreamCore
+import SlipstreamControlPlane
+import SlipstreamModel
 
 /// `GET /v1/regions`: the configured regions endpoint groups may use.
 struct RegionController {

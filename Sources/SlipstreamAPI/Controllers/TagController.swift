@@ -1,6 +1,6 @@
 import Hummingbird
-import SlipstreamCore
-import SlipstreamStore
+import SlipstreamControlPlane
+import SlipstreamModel
 
 /// Tags of accelerators (`ga-accelerators`) and listeners (`ga-listeners`): per resource, the keys in use, and
 /// queries by tag with offset paging.

@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import SlipstreamCore
-import SlipstreamStore
+import SlipstreamControlPlane
+import SlipstreamModel
 
 /// Authenticates every `/v1` call (and the IAM look-ups the SDK makes) by the SDK's AK/SK signature or by an
 /// `X-Auth-Token`. Failures are 401 `APIGW.0301`, as Huawei's API gateway answers.

@@ -2,8 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import SlipstreamCore
-import SlipstreamDataPlane
+import SlipstreamModel
 
 /// The outermost middleware: gives every request an id, bounds its body, turns every failure into a GA-format
 /// error, stamps `X-Request-Id` on every response and writes one log line per request.
@@ -11,7 +10,7 @@ struct RequestMiddleware: RouterMiddleware {
     typealias Context = SlipstreamRequestContext
 
     let maxBodyBytes: Int
-    let metrics: MetricsRegistry
+    let metrics: HTTPMetrics
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -36,7 +35,7 @@ struct RequestMiddleware: RouterMiddleware {
         response.headers[.requestID] = context.requestID
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        self.metrics.recordHTTP(method: request.method.rawValue, status: Int(response.status.code), seconds: milliseconds / 1000)
+        self.metrics.record(method: request.method.rawValue, status: Int(response.status.code), seconds: milliseconds / 1000)
         self.logger.info(
             "request",
             metadata: [

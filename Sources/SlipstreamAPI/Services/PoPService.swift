@@ -1,5 +1,6 @@
 import ServiceLifecycle
 import SlipstreamDataPlane
+import SlipstreamModel
 
 /// Runs the embedded PoP for the life of the service group, with its access-log writer; on shutdown it stops
 /// accepting, lets open flows drain (bounded by the drain timeout), closes the rest and writes the last records.

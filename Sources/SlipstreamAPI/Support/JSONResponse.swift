@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import SlipstreamCore
-import SlipstreamStore
+import SlipstreamControlPlane
+import SlipstreamModel
 
 /// JSON bodies the way GA writes them: snake_case keys and a `request_id` next to the payload.
 enum JSONResponse {

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
-import SlipstreamCore
-import SlipstreamStore
+import SlipstreamControlPlane
+import SlipstreamModel
 
 /// Turning request bodies, path parameters and query strings into typed values, or GA.9001.
 enum RequestParsing {

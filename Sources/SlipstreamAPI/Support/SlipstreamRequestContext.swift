@@ -1,6 +1,6 @@
 import Hummingbird
-import SlipstreamCore
-import SlipstreamStore
+import SlipstreamControlPlane
+import SlipstreamModel
 
 /// Request context of every route: the request id and, after authentication, the caller.
 public struct SlipstreamRequestContext: RequestContext {

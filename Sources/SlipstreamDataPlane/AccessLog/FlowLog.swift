@@ -1,6 +1,6 @@
 import Atomics
 import NIOCore
-import SlipstreamCore
+import SlipstreamModel
 
 /// What the access log needs to know about one flow while it runs.
 final class FlowLog: Sendable {

@@ -1,5 +1,5 @@
 import NIOConcurrencyHelpers
-import SlipstreamCore
+import SlipstreamModel
 
 /// The health of every endpoint as the checker last saw it; read on every new flow.
 public final class HealthBook: Sendable {

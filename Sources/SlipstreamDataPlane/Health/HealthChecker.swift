@@ -1,7 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
-import SlipstreamCore
+import SlipstreamModel
 
 /// Probes every endpoint of every endpoint group that has an enabled health check, and keeps the
 /// ``HealthBook`` current. TCP probes connect within the timeout; UDP probes send a datagram and fail only when

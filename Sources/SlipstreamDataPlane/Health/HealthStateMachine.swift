@@ -1,4 +1,4 @@
-import SlipstreamCore
+import SlipstreamModel
 
 /// The verdict of one endpoint's health checks: `INITIAL` until `threshold` consecutive probes agree, then
 /// `HEALTHY` or `UNHEALTHY`, flipping only after `threshold` consecutive probes say otherwise.

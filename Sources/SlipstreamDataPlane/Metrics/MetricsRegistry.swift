@@ -1,7 +1,7 @@
 import NIOConcurrencyHelpers
-import SlipstreamCore
+import SlipstreamModel
 
-/// Everything `/metrics` shows, in the Prometheus text format.
+/// The data plane's part of `/metrics` (flows, health, applied revision), in the Prometheus text format.
 public final class MetricsRegistry: Sendable {
     private struct State {
         var listeners: [String: FlowStats] = [:]
@@ -9,13 +9,8 @@ public final class MetricsRegistry: Sendable {
         var health: [String: HealthState] = [:]
         var applyErrors: [String: String] = [:]
         var appliedRevision: Int64 = 0
-        var httpRequests: [String: Int] = [:]
-        var httpDurationBuckets: [Int] = Array(repeating: 0, count: MetricsRegistry.durationBuckets.count)
-        var httpDurationSum = 0.0
-        var httpDurationCount = 0
     }
 
-    static let durationBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
     private let state = NIOLockedValueBox(State())
 
     public init() {}
@@ -56,17 +51,6 @@ public final class MetricsRegistry: Sendable {
         self.state.withLockedValue { state in
             state.appliedRevision = revision
             state.applyErrors = Dictionary(errors.map { ("\($0.kind.rawValue)/\($0.id)", $0.message) }, uniquingKeysWith: { a, _ in a })
-        }
-    }
-
-    public func recordHTTP(method: String, status: Int, seconds: Double) {
-        self.state.withLockedValue { state in
-            state.httpRequests["method=\"\(method)\",status=\"\(status)\"", default: 0] += 1
-            for (index, bound) in Self.durationBuckets.enumerated() where seconds <= bound {
-                state.httpDurationBuckets[index] += 1
-            }
-            state.httpDurationSum += seconds
-            state.httpDurationCount += 1
         }
     }
 
@@ -115,17 +99,6 @@ public final class MetricsRegistry: Sendable {
             let parts = key.split(separator: "/", maxSplits: 1)
             out += "slipstream_apply_errors{kind=\"\(parts[0])\",id=\"\(parts[1])\",reason=\"\(Self.escape(message))\"} 1\n"
         }
-        family("slipstream_http_requests_total", "counter", "API requests by method and status.")
-        for (labels, count) in state.httpRequests.sorted(by: { $0.key < $1.key }) {
-            out += "slipstream_http_requests_total{\(labels)} \(count)\n"
-        }
-        family("slipstream_http_request_duration_seconds", "histogram", "API request latency.")
-        for (index, bound) in Self.durationBuckets.enumerated() {
-            out += "slipstream_http_request_duration_seconds_bucket{le=\"\(bound)\"} \(state.httpDurationBuckets[index])\n"
-        }
-        out += "slipstream_http_request_duration_seconds_bucket{le=\"+Inf\"} \(state.httpDurationCount)\n"
-        out += "slipstream_http_request_duration_seconds_sum \(state.httpDurationSum)\n"
-        out += "slipstream_http_request_duration_seconds_count \(state.httpDurationCount)\n"
         return out
     }
 

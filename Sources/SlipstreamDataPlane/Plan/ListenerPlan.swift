@@ -1,5 +1,5 @@
 import NIOCore
-import SlipstreamCore
+import SlipstreamModel
 
 /// An endpoint as flows use it.
 public struct PlannedEndpoint: Sendable {

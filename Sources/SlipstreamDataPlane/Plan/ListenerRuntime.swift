@@ -1,7 +1,7 @@
 import Atomics
 import NIOConcurrencyHelpers
 import NIOCore
-import SlipstreamCore
+import SlipstreamModel
 
 extension ListenerPlan: AtomicReference {}
 

@@ -1,7 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
-import SlipstreamCore
+import SlipstreamModel
 
 /// First handler of every accepted client connection: asks the listener's plan for endpoints, dials them in turn
 /// on the client's own event loop (each with a connect timeout) and, once one answers, splices the two connections

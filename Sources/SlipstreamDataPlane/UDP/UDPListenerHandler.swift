@@ -1,6 +1,6 @@
 import NIOCore
 import NIOPosix
-import SlipstreamCore
+import SlipstreamModel
 
 /// Every datagram socket of the data plane reads into buffers of this size, so any IPv4 datagram (at most
 /// 65,507 bytes of payload) and any IPv6 datagram without jumbo options arrives whole.

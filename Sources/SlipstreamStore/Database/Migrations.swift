@@ -1,5 +1,5 @@
 import SQLKit
-import SlipstreamCore
+import SlipstreamModel
 
 /// Versioned schema migrations. Each version runs once, in its own write transaction, and is recorded in
 /// `schema_migrations`; append new versions, never edit applied ones. The SQL is portable between SQLite and

@@ -1,0 +1,69 @@
+import SlipstreamModel
+
+/// The operator's choices the control plane's rules depend on.
+public struct ControlPlaneSettings: Sendable, Equatable {
+    /// Address pools by `AREA/IP_TYPE` (for example `OUTOFCM/IPV4`); accelerators take their addresses from them.
+    public var pools: [String: [CIDR]]
+    /// The regions endpoint groups may be placed in.
+    public var regions: [RegionInfo]
+    public var quotas: Quotas
+
+    public init(pools: [String: [CIDR]], regions: [RegionInfo], quotas: Quotas) {
+        self.pools = pools
+        self.regions = regions
+        self.quotas = quotas
+    }
+}
+
+/// A region endpoint groups may be placed in.
+public struct RegionInfo: Sendable, Equatable, Encodable {
+    public var regionID: String
+    public var area: String
+    public var supportedEndpointTypes: [String]
+
+    public static let allEndpointTypes = ["EIP", "ECS", "ELB", "CUSTOM_IP", "CUSTOM_DOMAIN_NAME", "CUSTOM_EIP"]
+
+    public init(regionID: String, area: String, supportedEndpointTypes: [String] = RegionInfo.allEndpointTypes) {
+        self.regionID = regionID
+        self.area = area
+        self.supportedEndpointTypes = supportedEndpointTypes
+    }
+}
+
+/// Per-account limits the write paths enforce (GA.9103) and `GET /v1/{domain_id}/ga/quotas` shows.
+public struct Quotas: Sendable, Equatable {
+    public var acceleratorsPerAccount = 20
+    public var listenersPerAccelerator = 10
+    public var endpointsPerGroup = 10
+    public var ipGroupsPerAccount = 50
+    /// Listener ports per account: the sum over its listeners of their ports times their accelerator's addresses,
+    /// i.e. the listening sockets the data plane binds for the account.
+    public var listenerPortsPerAccount = 2000
+
+    public init() {}
+
+    /// Every quota by its API name, with its limit. Entries per IP group and listeners per IP group are fixed,
+    /// as in GA.
+    public var all: [(type: String, limit: Int)] {
+        [
+            ("accelerator_per_tenant", self.acceleratorsPerAccount),
+            ("listener_per_accelerator", self.listenersPerAccelerator),
+            ("endpoint_per_endpoint_group", self.endpointsPerGroup),
+            ("ip_group_per_tenant", self.ipGroupsPerAccount),
+            ("listener_port_per_tenant", self.listenerPortsPerAccount),
+            ("ip_per_ip_group", IPGroupSpec.maxEntries),
+            ("listener_per_ip_group", IPGroupSpec.maxListeners),
+        ]
+    }
+}
+
+/// An operator-configured bring-your-own-IP pool.
+public struct BYOIPPool: Sendable, Equatable {
+    public var cidr: CIDR
+    public var area: String
+
+    public init(cidr: CIDR, area: String) {
+        self.cidr = cidr
+        self.area = area
+    }
+}

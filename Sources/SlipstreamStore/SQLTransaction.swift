@@ -1,0 +1,257 @@
+import Foundation
+import SQLKit
+import SlipstreamControlPlane
+import SlipstreamModel
+
+/// The control plane's store on SQL: each transaction of the ``DatabaseDriver`` is a ``SQLTransaction``. The SQL is
+/// portable between SQLite and PostgreSQL.
+public struct SQLStore: ControlPlaneStore {
+    public let driver: any DatabaseDriver
+
+    public init(driver: any DatabaseDriver) {
+        self.driver = driver
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) async throws -> T) async throws -> T {
+        try await self.driver.write { db in try await body(SQLTransaction(db: db)) }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) async throws -> T) async throws -> T {
+        try await self.driver.read { db in try await body(SQLTransaction(db: db)) }
+    }
+
+    public func close() async throws {
+        try await self.driver.close()
+    }
+}
+
+/// One transaction's statements on the `resources`, `addresses`, `accounts`, `access_keys` and `revisions` tables.
+struct SQLTransaction: StoreTransaction {
+    let db: any SQLDatabase
+    static let encoder = JSONEncoder()
+    static let decoder = JSONDecoder()
+
+    func insert<S: ResourceSpec>(_ resource: Resource<S>) async throws {
+        let spec = String(decoding: try Self.encoder.encode(resource.spec), as: UTF8.self)
+        try await self.db.raw(
+            """
+            INSERT INTO resources (id, kind, domain_id, parent_id, name, enterprise_project_id, status, revision,
+                created_at, updated_at, health_state, spec)
+            VALUES (\(bind: resource.id), \(bind: S.kind.rawValue), \(bind: resource.domainID), \(bind: resource.parentID),
+                \(bind: resource.name), \(bind: Self.projectID(of: resource)), \(bind: resource.status.rawValue),
+                \(bind: resource.revision), \(bind: resource.createdAt), \(bind: resource.updatedAt),
+                \(bind: resource.healthState), \(bind: spec))
+            """
+        ).run()
+    }
+
+    /// Writes back name, status, revision, updated_at, health and spec.
+    func update<S: ResourceSpec>(_ resource: Resource<S>) async throws {
+        let spec = String(decoding: try Self.encoder.encode(resource.spec), as: UTF8.self)
+        try await self.db.raw(
+            """
+            UPDATE resources SET name = \(bind: resource.name), status = \(bind: resource.status.rawValue),
+                revision = \(bind: resource.revision), updated_at = \(bind: resource.updatedAt),
+                health_state = \(bind: resource.healthState), spec = \(bind: spec)
+            WHERE id = \(bind: resource.id) AND kind = \(bind: S.kind.rawValue) AND domain_id = \(bind: resource.domainID)
+            """
+        ).run()
+    }
+
+    func find<S: ResourceSpec>(_: S.Type, id: String) async throws -> Resource<S>? {
+        let row = try await self.db.raw("SELECT * FROM resources WHERE id = \(bind: id) AND kind = \(bind: S.kind.rawValue)").first()
+        return try row.map(Self.decode)
+    }
+
+    func find<S: ResourceSpec>(_: S.Type, id: String, domainID: String) async throws -> Resource<S>? {
+        let row = try await self.db.raw(
+            "SELECT * FROM resources WHERE id = \(bind: id) AND kind = \(bind: S.kind.rawValue) AND domain_id = \(bind: domainID)"
+        ).first()
+        return try row.map(Self.decode)
+    }
+
+    /// Resources of one kind under `parentID`, in id order.
+    func children<S: ResourceSpec>(_: S.Type, of parentID: String) async throws -> [Resource<S>] {
+        try await self.db.raw(
+            "SELECT * FROM resources WHERE parent_id = \(bind: parentID) AND kind = \(bind: S.kind.rawValue) ORDER BY id"
+        ).all().map(Self.decode)
+    }
+
+    /// Every resource of a kind, of all accounts, that is not being deleted, in id order.
+    func live<S: ResourceSpec>(_: S.Type) async throws -> [Resource<S>] {
+        try await self.db.raw(
+            "SELECT * FROM resources WHERE kind = \(bind: S.kind.rawValue) AND status <> 'DELETING' ORDER BY id"
+        ).all().map(Self.decode)
+    }
+
+    func count(_ kind: ResourceKind, domainID: String, parentID: String?) async throws -> Int {
+        var sql: SQLQueryString = "SELECT COUNT(*) AS n FROM resources WHERE kind = \(bind: kind.rawValue) AND domain_id = \(bind: domainID)"
+        if let parentID { sql += " AND parent_id = \(bind: parentID)" }
+        return try await self.db.raw(sql).first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    func list<S: ResourceSpec>(_: S.Type, domainID: String, query: ListQuery) async throws -> Page<S> {
+        var sql: SQLQueryString = "SELECT * FROM resources WHERE kind = \(bind: S.kind.rawValue) AND domain_id = \(bind: domainID)"
+        if let id = query.id { sql += " AND id = \(bind: id)" }
+        if let name = query.name { sql += " AND name = \(bind: name)" }
+        if let status = query.status { sql += " AND status = \(bind: status.rawValue)" }
+        if let parentID = query.parentID { sql += " AND parent_id = \(bind: parentID)" }
+        if let project = query.enterpriseProjectID { sql += " AND enterprise_project_id = \(bind: project)" }
+        if let marker = query.marker {
+            sql += query.pageReverse ? " AND id < \(bind: marker)" : " AND id > \(bind: marker)"
+        }
+        sql += query.pageReverse ? " ORDER BY id DESC" : " ORDER BY id ASC"
+        sql += " LIMIT \(bind: query.limit + 1)"
+        var items = try await self.db.raw(sql).all().map(Self.decode) as [Resource<S>]
+        var nextMarker: String?
+        if items.count > query.limit {
+            items.removeLast()
+            nextMarker = items.last?.id
+        }
+        return Page(items: items, nextMarker: nextMarker)
+    }
+
+    func setStatus(_ kind: ResourceKind, id: String, _ status: ResourceStatus, revision: Int64, updatedAt: String?) async throws {
+        var sql: SQLQueryString = "UPDATE resources SET status = \(bind: status.rawValue), revision = \(bind: revision)"
+        if let updatedAt { sql += ", updated_at = \(bind: updatedAt)" }
+        sql += " WHERE id = \(bind: id) AND kind = \(bind: kind.rawValue)"
+        try await self.db.raw(sql).run()
+    }
+
+    func remove(_ kind: ResourceKind, id: String) async throws {
+        if kind == .accelerator {
+            try await self.db.raw("DELETE FROM addresses WHERE accelerator_id = \(bind: id)").run()
+        }
+        try await self.db.raw("DELETE FROM resources WHERE id = \(bind: id) AND kind = \(bind: kind.rawValue)").run()
+    }
+
+    func unsettled(atOrBefore revision: Int64, orAmong ids: Set<String>) async throws -> [ResourceState] {
+        var rows = try await self.db.raw(
+            "SELECT id, kind, status, revision FROM resources WHERE status <> 'ACTIVE' AND revision <= \(bind: revision)"
+        ).all()
+        for id in ids.sorted() {
+            rows += try await self.db.raw(
+                "SELECT id, kind, status, revision FROM resources WHERE id = \(bind: id) AND status = 'ACTIVE' AND revision <= \(bind: revision)"
+            ).all()
+        }
+        return try rows.map { row in
+            ResourceState(
+                kind: ResourceKind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .accelerator,
+                id: try row.decode(column: "id", as: String.self),
+                status: ResourceStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .error,
+                revision: try row.decode(column: "revision", as: Int64.self)
+            )
+        }
+    }
+
+    func setHealthState(ofEndpointsIn groupID: String, to state: HealthState) async throws {
+        try await self.db.raw(
+            """
+            UPDATE resources SET health_state = \(bind: state.rawValue)
+            WHERE parent_id = \(bind: groupID) AND kind = \(bind: ResourceKind.endpoint.rawValue)
+            """
+        ).run()
+    }
+
+    /// Bumps and returns the configuration revision; every committed write carries a new one.
+    func nextRevision() async throws -> Int64 {
+        try await self.db.raw("UPDATE revisions SET value = value + 1 WHERE name = 'config'").run()
+        return try await self.currentRevision()
+    }
+
+    func currentRevision() async throws -> Int64 {
+        try await self.db.raw("SELECT value FROM revisions WHERE name = 'config'").first()?.decode(column: "value", as: Int64.self) ?? 0
+    }
+
+    func addressesInUse(area: String, ipType: String) async throws -> Set<String> {
+        Set(
+            try await self.db.raw("SELECT ip_address FROM addresses WHERE area = \(bind: area) AND ip_type = \(bind: ipType)").all()
+                .map { try $0.decode(column: "ip_address", as: String.self) }
+        )
+    }
+
+    func reserveAddress(_ address: String, acceleratorID: String, area: String, ipType: String) async throws {
+        try await self.db.raw(
+            """
+            INSERT INTO addresses (ip_address, accelerator_id, area, ip_type)
+            VALUES (\(bind: address), \(bind: acceleratorID), \(bind: area), \(bind: ipType))
+            """
+        ).run()
+    }
+
+    func insertAccount(_ account: StoredAccount, accessKey: String, sealedSecret: String, createdAt: String) async throws {
+        let caller = account.caller
+        if try await self.db.raw("SELECT domain_id FROM accounts WHERE domain_name = \(bind: caller.domainName)").first() != nil {
+            throw GAError(status: 409, code: "IAM.0001", message: "account \(caller.domainName) already exists")
+        }
+        try await self.db.raw(
+            """
+            INSERT INTO accounts (domain_id, domain_name, user_name, password_hash, created_at)
+            VALUES (\(bind: caller.domainID), \(bind: caller.domainName), \(bind: caller.userName), \(bind: account.passwordHash),
+                \(bind: createdAt))
+            """
+        ).run()
+        try await self.db.raw(
+            """
+            INSERT INTO access_keys (access_key, domain_id, secret_sealed, created_at)
+            VALUES (\(bind: accessKey), \(bind: caller.domainID), \(bind: sealedSecret), \(bind: createdAt))
+            """
+        ).run()
+    }
+
+    func account(domainID: String) async throws -> StoredAccount? {
+        try await self.db.raw("SELECT * FROM accounts WHERE domain_id = \(bind: domainID)").first().map(Self.account)
+    }
+
+    func account(domainName: String, userName: String) async throws -> StoredAccount? {
+        try await self.db.raw(
+            "SELECT * FROM accounts WHERE domain_name = \(bind: domainName) AND user_name = \(bind: userName)"
+        ).first().map(Self.account)
+    }
+
+    func accessKey(_ accessKey: String) async throws -> (sealedSecret: String, account: StoredAccount)? {
+        let row = try await self.db.raw(
+            """
+            SELECT k.secret_sealed, a.domain_id, a.domain_name, a.user_name, a.password_hash FROM access_keys k
+            JOIN accounts a ON a.domain_id = k.domain_id WHERE k.access_key = \(bind: accessKey)
+            """
+        ).first()
+        guard let row else { return nil }
+        return (try row.decode(column: "secret_sealed", as: String.self), try Self.account(row))
+    }
+
+    func accountCount() async throws -> Int {
+        try await self.db.raw("SELECT COUNT(*) AS n FROM accounts").first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    static func account(_ row: any SQLRow) throws -> StoredAccount {
+        StoredAccount(
+            caller: Caller(
+                domainID: try row.decode(column: "domain_id", as: String.self),
+                domainName: try row.decode(column: "domain_name", as: String.self),
+                userName: try row.decode(column: "user_name", as: String.self)
+            ),
+            passwordHash: try row.decode(column: "password_hash", as: String.self)
+        )
+    }
+
+    static func decode<S: ResourceSpec>(_ row: any SQLRow) throws -> Resource<S> {
+        let spec = try row.decode(column: "spec", as: String.self)
+        return Resource(
+            id: try row.decode(column: "id", as: String.self),
+            domainID: try row.decode(column: "domain_id", as: String.self),
+            parentID: try row.decode(column: "parent_id", as: String?.self),
+            name: try row.decode(column: "name", as: String?.self),
+            status: ResourceStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .error,
+            revision: try row.decode(column: "revision", as: Int64.self),
+            createdAt: try row.decode(column: "created_at", as: String.self),
+            updatedAt: try row.decode(column: "updated_at", as: String.self),
+            healthState: try row.decode(column: "health_state", as: String?.self),
+            spec: try Self.decoder.decode(S.self, from: Data(spec.utf8))
+        )
+    }
+
+    private static func projectID<S>(of resource: Resource<S>) -> String? {
+        (resource.spec as? AcceleratorSpec)?.enterpriseProjectID
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+
+@testable import SlipstreamModel
+
+@Suite struct StringRuleTests {
+    @Test func namesAndDescriptions() {
+        #expect(StringPattern.name.violation(in: "ga-1") == nil)
+        #expect(StringPattern.name.violation(in: "加速器") == nil)
+        #expect(StringPattern.name.violation(in: "ga_1") != nil)
+        #expect(StringPattern.description.violation(in: "a > b") != nil)
+        #expect(StringPattern.tagKey.violation(in: "_sys_x") != nil)
+        #expect(StringPattern.tagValue.violation(in: "a/b") == nil)
+        #expect(StringPattern.tagKey.violation(in: "a/b") != nil)
+    }
+
+    @Test func portRanges() {
+        #expect(throws: Never.self) { try PortRange.check([.init(fromPort: 80, toPort: 80), .init(fromPort: 443, toPort: 443)], protocol: "TCP") }
+        #expect(throws: GAError.self) { try PortRange.check([.init(fromPort: 80, toPort: 90), .init(fromPort: 85, toPort: 85)], protocol: "TCP") }
+        #expect(throws: GAError.self) { try PortRange.check([.init(fromPort: 4789, toPort: 4789)], protocol: "UDP") }
+        #expect(throws: Never.self) { try PortRange.check([.init(fromPort: 4789, toPort: 4789)], protocol: "TCP") }
+    }
+}
+
+@Suite struct AddressTests {
+    @Test func parsing() {
+        #expect(IPAddress("127.0.0.1")?.description == "127.0.0.1")
+        #expect(IPAddress("::1")?.description == "::1")
+        #expect(IPAddress("2001:db8::1")?.description == "2001:db8::1")
+        #expect(IPAddress("300.1.1.1") == nil)
+        #expect(IPAddress("example.com") == nil)
+    }
+
+    @Test func poolsSkipNetworkAndBroadcast() throws {
+        let block = try #require(CIDR("127.10.0.7/30"))
+        #expect(block.description == "127.10.0.4/30")
+        #expect(block.usableAddresses.map(\.description) == ["127.10.0.5", "127.10.0.6"])
+        #expect(try #require(CIDR("10.0.0.1/32")).usableAddresses.map(\.description) == ["10.0.0.1"])
+        #expect(Array(try #require(CIDR("fd00::/64")).usableAddresses.prefix(2)).map(\.description) == ["fd00::1", "fd00::2"])
+        #expect(CIDR("127.0.0.0/33") == nil)
+    }
+}
+
+@Suite struct IdentityTests {
+    @Test func idsSortInCreationOrder() {
+        let generator = ResourceIDGenerator()
+        let ids = (0..<5000).map { _ in generator.next() }
+        #expect(ids == ids.sorted())
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { $0.count == 36 && UUID(uuidString: $0) != nil })
+    }
+}
