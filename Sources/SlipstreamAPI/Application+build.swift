@@ -88,7 +88,7 @@ func buildRouter(
         Response(
             status: .ok,
             headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json))
+            body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes))
         )
     }
     router.addRoutes(AcceleratorController(controlPlane: controlPlane).endpoints, atPath: "v1/accelerators")

@@ -5,9 +5,7 @@ import Foundation
 enum APIRoutes {
     /// `(method, path template)` pairs, e.g. `("GET", "/v1/listeners/{listener_id}")`.
     static let all: [(method: String, template: [Substring])] = {
-        guard let document = try? JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8)) as? [String: Any],
-            let paths = document["paths"] as? [String: Any]
-        else { return [] }
+        guard let paths = OpenAPIDocument.parsed()["paths"] as? [String: Any] else { return [] }
         return paths.flatMap { path, item -> [(method: String, template: [Substring])] in
             let methods = (item as? [String: Any])?.keys.filter { ["get", "put", "post", "delete", "patch"].contains($0) } ?? []
             return methods.map { ($0.uppercased(), path.split(separator: "/")) }
@@ -28,7 +26,6 @@ enum APIRoutes {
     /// Query parameters that may repeat (`type: array` in the document, e.g. `resource_ids`). Every other one may
     /// appear once: handlers read the first value, while the signature covers them all.
     static let repeatableQueryParameters: Set<String> = {
-        guard let document = try? JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8)) else { return [] }
         var names: Set<String> = []
         func visit(_ value: Any) {
             if let object = value as? [String: Any] {
@@ -42,7 +39,7 @@ enum APIRoutes {
                 array.forEach(visit)
             }
         }
-        visit(document)
+        visit(OpenAPIDocument.parsed())
         return names
     }()
 
