@@ -91,16 +91,17 @@ func buildRouter(
             body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes))
         )
     }
-    router.addRoutes(AcceleratorController(controlPlane: controlPlane).endpoints, atPath: "v1/accelerators")
-    router.addRoutes(ListenerController(controlPlane: controlPlane).endpoints, atPath: "v1/listeners")
-    router.addRoutes(EndpointGroupController(controlPlane: controlPlane).endpoints, atPath: "v1/endpoint-groups")
-    router.addRoutes(EndpointController(controlPlane: controlPlane).endpoints, atPath: "v1/endpoint-groups/:endpoint_group_id/endpoints")
-    router.addRoutes(HealthCheckController(controlPlane: controlPlane).endpoints, atPath: "v1/health-checks")
-    router.addRoutes(IPGroupController(controlPlane: controlPlane).endpoints, atPath: "v1/ip-groups")
-    router.addRoutes(LogtankController(controlPlane: controlPlane).endpoints, atPath: "v1/logtanks")
-    router.addRoutes(AccountResourceController(controlPlane: controlPlane, configuration: configuration).endpoints, atPath: "v1")
-    router.addRoutes(TagController(controlPlane: controlPlane).endpoints, atPath: "v1")
-    router.addRoutes(RegionController(regions: configuration.regions).endpoints, atPath: "v1/regions")
+    let v1 = router.group("v1", context: AuthenticatedContext.self)
+    v1.addRoutes(Resources.accelerators(controlPlane).collection, atPath: "accelerators")
+    v1.addRoutes(Resources.listeners(controlPlane).collection, atPath: "listeners")
+    v1.addRoutes(Resources.endpointGroups(controlPlane).collection, atPath: "endpoint-groups")
+    v1.addRoutes(Resources.endpoints(controlPlane).collection, atPath: "endpoint-groups/:endpoint_group_id/endpoints")
+    v1.addRoutes(Resources.healthChecks(controlPlane).collection, atPath: "health-checks")
+    v1.addRoutes(Resources.logtanks(controlPlane).collection, atPath: "logtanks")
+    v1.addRoutes(IPGroupController(controlPlane: controlPlane).endpoints, atPath: "ip-groups")
+    v1.addRoutes(AccountResourceController(controlPlane: controlPlane, configuration: configuration).endpoints)
+    v1.addRoutes(TagController(controlPlane: controlPlane).endpoints)
+    v1.addRoutes(RegionController(regions: configuration.regions).endpoints, atPath: "regions")
     router.addRoutes(
         IAMController(accounts: accounts, tokenKey: tokenKey, tokenLifetimeSeconds: configuration.tokenLifetimeSeconds).endpoints,
         atPath: "v3/auth"

@@ -5,7 +5,7 @@ extension ControlPlane {
         let tags = options.tags ?? []
         try ResourceTag.check(tags)
         let id = self.ids.next()
-        let pools = self.settings.pools
+        let settings = self.settings
         let quota = self.settings.quotas.acceleratorsPerAccount
         return try await self.write { tx, revision, now in
             if try await tx.count(.accelerator, domainID: domainID) >= quota {
@@ -13,7 +13,12 @@ extension ControlPlane {
             }
             var ipSets: [AcceleratorIP] = []
             for set in options.ipSets {
-                let address = try await Self.allocateAddress(pools["\(set.area)/\(set.ipType)"] ?? [], area: set.area, ipType: set.ipType, on: tx)
+                let address = try await Self.allocateAddress(
+                    settings.pool(area: set.area, ipType: set.ipType),
+                    area: set.area,
+                    ipType: set.ipType,
+                    on: tx
+                )
                 try await tx.reserveAddress(address, acceleratorID: id, area: set.area, ipType: set.ipType)
                 ipSets.append(AcceleratorIP(ipType: set.ipType, ipAddress: address, area: set.area))
             }
@@ -64,7 +69,7 @@ extension ControlPlane {
     }
 
     /// The first usable address of `blocks` that no accelerator holds, or GA.9201.
-    static func allocateAddress(_ blocks: [CIDR], area: String, ipType: String, on tx: any StoreTransaction) async throws -> String {
+    static func allocateAddress(_ blocks: [CIDR], area: Area, ipType: IPType, on tx: any StoreTransaction) async throws -> String {
         let used = try await tx.addressesInUse(area: area, ipType: ipType)
         for block in blocks {
             for address in block.usableAddresses where !used.contains(address.description) {

@@ -24,7 +24,7 @@ extension ControlPlane {
                 revision: revision,
                 createdAt: now,
                 updatedAt: now,
-                healthState: (check?.spec.enabled == true ? HealthState.initial : .noMonitor).rawValue,
+                healthState: check?.spec.enabled == true ? .initial : .noMonitor,
                 spec: EndpointSpec(
                     resourceID: options.resourceID,
                     resourceType: options.resourceType,

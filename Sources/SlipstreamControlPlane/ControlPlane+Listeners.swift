@@ -27,7 +27,7 @@ extension ControlPlane {
                     description: options.description ?? "",
                     protocol: options.protocol,
                     portRanges: options.portRanges,
-                    clientAffinity: options.clientAffinity ?? "NONE",
+                    clientAffinity: options.clientAffinity ?? .none,
                     tags: tags
                 )
             )

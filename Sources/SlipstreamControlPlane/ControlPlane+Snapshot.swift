@@ -87,7 +87,7 @@ extension ControlPlane {
                 }
             }
             for entry in report.health {
-                guard var endpoint = try await tx.find(EndpointSpec.self, id: entry.endpointID), endpoint.healthState != entry.state.rawValue
+                guard var endpoint = try await tx.find(EndpointSpec.self, id: entry.endpointID), endpoint.healthState != entry.state
                 else { continue }
                 let checkRevision = try await tx.children(HealthCheckSpec.self, of: endpoint.parentID ?? "").map(\.revision).max()
                 guard
@@ -97,7 +97,7 @@ extension ControlPlane {
                         appliedRevision: applied
                     )
                 else { continue }
-                endpoint.healthState = entry.state.rawValue
+                endpoint.healthState = entry.state
                 try await tx.update(endpoint)
             }
         }

@@ -8,6 +8,11 @@ public struct ControlPlaneSettings: Sendable, Equatable {
     public var regions: [RegionInfo]
     public var quotas: Quotas
 
+    /// The pool of an area and address family.
+    public func pool(area: Area, ipType: IPType) -> [CIDR] {
+        self.pools["\(area.rawValue)/\(ipType.rawValue)"] ?? []
+    }
+
     public init(pools: [String: [CIDR]], regions: [RegionInfo], quotas: Quotas) {
         self.pools = pools
         self.regions = regions
@@ -18,12 +23,12 @@ public struct ControlPlaneSettings: Sendable, Equatable {
 /// A region endpoint groups may be placed in.
 public struct RegionInfo: Sendable, Equatable, Encodable {
     public var regionID: String
-    public var area: String
-    public var supportedEndpointTypes: [String]
+    public var area: Area
+    public var supportedEndpointTypes: [EndpointType]
 
-    public static let allEndpointTypes = ["EIP", "ECS", "ELB", "CUSTOM_IP", "CUSTOM_DOMAIN_NAME", "CUSTOM_EIP"]
+    public static let allEndpointTypes = EndpointType.allCases
 
-    public init(regionID: String, area: String, supportedEndpointTypes: [String] = RegionInfo.allEndpointTypes) {
+    public init(regionID: String, area: Area, supportedEndpointTypes: [EndpointType] = RegionInfo.allEndpointTypes) {
         self.regionID = regionID
         self.area = area
         self.supportedEndpointTypes = supportedEndpointTypes
@@ -60,9 +65,9 @@ public struct Quotas: Sendable, Equatable {
 /// An operator-configured bring-your-own-IP pool.
 public struct BYOIPPool: Sendable, Equatable {
     public var cidr: CIDR
-    public var area: String
+    public var area: Area
 
-    public init(cidr: CIDR, area: String) {
+    public init(cidr: CIDR, area: Area) {
         self.cidr = cidr
         self.area = area
     }

@@ -217,9 +217,9 @@ public actor EmbeddedPoP: PoP {
         }
         return ListenerPlan(
             listenerID: listener.id,
-            isUDP: listener.protocol == "UDP",
-            sourceIPAffinity: listener.clientAffinity == "SOURCE_IP",
-            access: control.map { AccessRule(allow: $0.type == "WHITE", blocks: $0.cidrs.compactMap { CIDR(parsing: $0) }) },
+            isUDP: listener.protocol == .udp,
+            sourceIPAffinity: listener.clientAffinity == .sourceIP,
+            access: control.map { AccessRule(allow: $0.type == .allow, blocks: $0.cidrs.compactMap { CIDR(parsing: $0) }) },
             logSink: self.accessLog == nil ? nil : sink.map { LogSink(group: $0.logGroupID, stream: $0.logStreamID) },
             groups: groups
         )
@@ -292,7 +292,7 @@ public actor EmbeddedPoP: PoP {
             for address in listenerAddresses {
                 for range in listener.portRanges {
                     for port in range.fromPort...range.toPort {
-                        wanted[BindingKey(address: address, port: port, isUDP: listener.protocol == "UDP")] = listener.id
+                        wanted[BindingKey(address: address, port: port, isUDP: listener.protocol == .udp)] = listener.id
                     }
                 }
             }

@@ -40,7 +40,7 @@ struct SQLTransaction: StoreTransaction {
             VALUES (\(bind: resource.id), \(bind: S.kind.rawValue), \(bind: resource.domainID), \(bind: resource.parentID),
                 \(bind: resource.name), \(bind: Self.projectID(of: resource)), \(bind: resource.status.rawValue),
                 \(bind: resource.revision), \(bind: resource.createdAt), \(bind: resource.updatedAt),
-                \(bind: resource.healthState), \(bind: spec))
+                \(bind: resource.healthState?.rawValue), \(bind: spec))
             """
         ).run()
     }
@@ -52,7 +52,7 @@ struct SQLTransaction: StoreTransaction {
             """
             UPDATE resources SET name = \(bind: resource.name), status = \(bind: resource.status.rawValue),
                 revision = \(bind: resource.revision), updated_at = \(bind: resource.updatedAt),
-                health_state = \(bind: resource.healthState), spec = \(bind: spec)
+                health_state = \(bind: resource.healthState?.rawValue), spec = \(bind: spec)
             WHERE id = \(bind: resource.id) AND kind = \(bind: S.kind.rawValue) AND domain_id = \(bind: resource.domainID)
             """
         ).run()
@@ -163,18 +163,18 @@ struct SQLTransaction: StoreTransaction {
         try await self.db.raw("SELECT value FROM revisions WHERE name = 'config'").first()?.decode(column: "value", as: Int64.self) ?? 0
     }
 
-    func addressesInUse(area: String, ipType: String) async throws -> Set<String> {
+    func addressesInUse(area: Area, ipType: IPType) async throws -> Set<String> {
         Set(
-            try await self.db.raw("SELECT ip_address FROM addresses WHERE area = \(bind: area) AND ip_type = \(bind: ipType)").all()
+            try await self.db.raw("SELECT ip_address FROM addresses WHERE area = \(bind: area.rawValue) AND ip_type = \(bind: ipType.rawValue)").all()
                 .map { try $0.decode(column: "ip_address", as: String.self) }
         )
     }
 
-    func reserveAddress(_ address: String, acceleratorID: String, area: String, ipType: String) async throws {
+    func reserveAddress(_ address: String, acceleratorID: String, area: Area, ipType: IPType) async throws {
         try await self.db.raw(
             """
             INSERT INTO addresses (ip_address, accelerator_id, area, ip_type)
-            VALUES (\(bind: address), \(bind: acceleratorID), \(bind: area), \(bind: ipType))
+            VALUES (\(bind: address), \(bind: acceleratorID), \(bind: area.rawValue), \(bind: ipType.rawValue))
             """
         ).run()
     }
@@ -246,7 +246,7 @@ struct SQLTransaction: StoreTransaction {
             revision: try row.decode(column: "revision", as: Int64.self),
             createdAt: try row.decode(column: "created_at", as: String.self),
             updatedAt: try row.decode(column: "updated_at", as: String.self),
-            healthState: try row.decode(column: "health_state", as: String?.self),
+            healthState: try row.decode(column: "health_state", as: String?.self).flatMap(HealthState.init(rawValue:)),
             spec: try Self.decoder.decode(S.self, from: Data(spec.utf8))
         )
     }

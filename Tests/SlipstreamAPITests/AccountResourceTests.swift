@@ -46,7 +46,10 @@ import Testing
             $0.dataPlaneEnabled = true
             $0.popRegion = "cn-east-3"
             $0.pools["OUTOFCM/IPV4"] = [CIDR("127.11.30.0/24")!]
-            $0.byoipPools = [BYOIPPool(cidr: CIDR("203.0.113.0/24")!, area: "OUTOFCM"), BYOIPPool(cidr: CIDR("2001:db8::/48")!, area: "CM")]
+            $0.byoipPools = [
+                BYOIPPool(cidr: CIDR("203.0.113.0/24")!, area: .outsideChineseMainland),
+                BYOIPPool(cidr: CIDR("2001:db8::/48")!, area: .chineseMainland),
+            ]
         }.run { api in
             let pops = try await api.call(.get, "/v1/pops")
             #expect(pops.status == 200)

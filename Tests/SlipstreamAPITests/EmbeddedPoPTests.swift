@@ -15,7 +15,7 @@ import Testing
             revision: revision,
             accelerators: [.init(id: "acc", addresses: [address])],
             listeners: [
-                .init(id: "lis", acceleratorID: "acc", protocol: "TCP", portRanges: [PortRange(fromPort: port, toPort: port)], clientAffinity: "NONE")
+                .init(id: "lis", acceleratorID: "acc", protocol: .tcp, portRanges: [PortRange(fromPort: port, toPort: port)], clientAffinity: .none)
             ],
             endpointGroups: [.init(id: "grp", listenerID: "lis", regionID: "local", trafficDialPercentage: 100)],
             endpoints: endpoints.map { .init(id: $0.id, groupID: "grp", address: $0.address, weight: 1) }
@@ -90,16 +90,16 @@ import Testing
         let small = ConfigSnapshot.ListenerConfig(
             id: "lis-a",
             acceleratorID: "acc",
-            protocol: "TCP",
+            protocol: .tcp,
             portRanges: [PortRange(fromPort: 31_000, toPort: 31_002)],
-            clientAffinity: "NONE"
+            clientAffinity: .none
         )
         let big = ConfigSnapshot.ListenerConfig(
             id: "lis-b",
             acceleratorID: "acc",
-            protocol: "UDP",
+            protocol: .udp,
             portRanges: [PortRange(fromPort: 31_010, toPort: 31_011)],
-            clientAffinity: "NONE"
+            clientAffinity: .none
         )
         let both = ConfigSnapshot(revision: 1, accelerators: [.init(id: "acc", addresses: addresses)], listeners: [small, big])
         for _ in 0..<2 {
@@ -121,12 +121,12 @@ import Testing
 
     /// Listening sockets share a port only among the PoP's own event loops (`SO_REUSEPORT`): a port another program
     /// holds still makes the listener ERROR instead of splitting its traffic, and nothing of the listener stays bound.
-    @Test(arguments: ["TCP", "UDP"]) func aPortHeldByAnotherProgramIsAnError(proto: String) async throws {
+    @Test(arguments: ListenerProtocol.allCases) func aPortHeldByAnotherProgramIsAnError(proto: ListenerProtocol) async throws {
         let first = freePort(span: 2)
         let port = first + 1
         let address = "127.11.45.1"
         let holder: any Channel =
-            proto == "TCP"
+            proto == .tcp
             ? try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: address, port: port).get()
             : try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: address, port: port).get()
         let pop = Self.pop()
@@ -135,17 +135,17 @@ import Testing
             acceleratorID: "acc",
             protocol: proto,
             portRanges: [PortRange(fromPort: first, toPort: port)],
-            clientAffinity: "NONE"
+            clientAffinity: .none
         )
         let snapshot = ConfigSnapshot(revision: 1, accelerators: [.init(id: "acc", addresses: [address])], listeners: [listener])
         let report = await pop.apply(snapshot)
         #expect(report.errors.map(\.id) == ["lis"])
-        #expect(report.errors.first?.message.contains("cannot bind \(address):\(port)/\(proto)") == true, "\(report.errors)")
+        #expect(report.errors.first?.message.contains("cannot bind \(address):\(port)/\(proto.rawValue)") == true, "\(report.errors)")
         #expect(await pop.boundSockets.isEmpty)
         try await holder.close()
         let retried = await pop.apply(ConfigSnapshot(revision: 2, accelerators: snapshot.accelerators, listeners: [listener]))
         #expect(retried.errors.isEmpty)
-        #expect(await pop.boundSockets == ["\(address):\(first)/\(proto)", "\(address):\(port)/\(proto)"])
+        #expect(await pop.boundSockets == ["\(address):\(first)/\(proto.rawValue)", "\(address):\(port)/\(proto.rawValue)"])
         await pop.shutdown()
     }
 }

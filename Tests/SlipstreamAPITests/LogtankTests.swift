@@ -69,7 +69,7 @@ import Testing
                     AccessLogRecord(
                         time: "t",
                         listenerID: "l\(round)-\(index)",
-                        protocol: "TCP",
+                        protocol: .tcp,
                         clientAddress: "127.0.0.1",
                         clientPort: 1,
                         acceleratorAddress: "127.10.0.1",

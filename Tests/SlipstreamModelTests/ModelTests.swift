@@ -15,10 +15,10 @@ import Testing
     }
 
     @Test func portRanges() {
-        #expect(throws: Never.self) { try PortRange.check([.init(fromPort: 80, toPort: 80), .init(fromPort: 443, toPort: 443)], protocol: "TCP") }
-        #expect(throws: GAError.self) { try PortRange.check([.init(fromPort: 80, toPort: 90), .init(fromPort: 85, toPort: 85)], protocol: "TCP") }
-        #expect(throws: GAError.self) { try PortRange.check([.init(fromPort: 4789, toPort: 4789)], protocol: "UDP") }
-        #expect(throws: Never.self) { try PortRange.check([.init(fromPort: 4789, toPort: 4789)], protocol: "TCP") }
+        #expect(throws: Never.self) { try PortRange.check([.init(fromPort: 80, toPort: 80), .init(fromPort: 443, toPort: 443)], protocol: .tcp) }
+        #expect(throws: GAError.self) { try PortRange.check([.init(fromPort: 80, toPort: 90), .init(fromPort: 85, toPort: 85)], protocol: .tcp) }
+        #expect(throws: GAError.self) { try PortRange.check([.init(fromPort: 4789, toPort: 4789)], protocol: .udp) }
+        #expect(throws: Never.self) { try PortRange.check([.init(fromPort: 4789, toPort: 4789)], protocol: .tcp) }
     }
 }
 

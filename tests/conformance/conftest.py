@@ -91,13 +91,18 @@ def fresh_endpoint_ip():
     return "127.77.%d.%d" % ((n // 250) % 250, n % 250 + 1)
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+def free_port(avoid=range(0)):
+    """A port the kernel picks as free on 127.0.0.1, outside `avoid` (ports a test's listener already holds)."""
+    for _ in range(100):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        finally:
+            s.close()
+        if port not in avoid:
+            return port
+    raise RuntimeError("no free port outside %s" % (avoid,))
 
 
 def wait_for(fetch, pred, timeout=ACTIVE_TIMEOUT, interval=0.1, desc="condition"):

@@ -266,7 +266,8 @@ def test_a_soft_limit_of_1024_is_raised_and_serves_1500_udp_ports_and_600_tcp_fl
     wait_for(lambda: c.show_listener(ShowListenerRequest(listener_id=udp.id)).listener.status,
              lambda s: s == "ACTIVE", timeout=60, desc="the %d-port UDP listener ACTIVE" % UDP_PORTS)
 
-    port = free_port()
+    # The TCP listener shares the accelerator, so its port must lie outside the UDP listener's range (GA.9101).
+    port = free_port(avoid=range(40000, 40000 + UDP_PORTS))
     backend = EchoBackend("127.0.0.2", port, backlog=1024)
     try:
         tcp = create_listener(c, acc.id, ports=((port, port),))

@@ -36,10 +36,10 @@ public struct SlipstreamConfiguration: Sendable {
         "CM/IPV6": [],
     ]
     public var regions: [RegionInfo] = [
-        RegionInfo(regionID: "ap-southeast-1", area: "OUTOFCM"),
-        RegionInfo(regionID: "ap-southeast-3", area: "OUTOFCM"),
-        RegionInfo(regionID: "cn-east-3", area: "CM"),
-        RegionInfo(regionID: "cn-north-4", area: "CM"),
+        RegionInfo(regionID: "ap-southeast-1", area: .outsideChineseMainland),
+        RegionInfo(regionID: "ap-southeast-3", area: .outsideChineseMainland),
+        RegionInfo(regionID: "cn-east-3", area: .chineseMainland),
+        RegionInfo(regionID: "cn-north-4", area: .chineseMainland),
     ]
     public var quotas = Quotas()
     public var maxBodyBytes = 1 << 20
@@ -116,10 +116,10 @@ public struct SlipstreamConfiguration: Sendable {
             var regions: [RegionInfo] = []
             for part in raw.split(separator: ",") {
                 let fields = part.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }
-                guard fields.count == 2, !fields[0].isEmpty, ["CM", "OUTOFCM"].contains(fields[1]) else {
+                guard fields.count == 2, !fields[0].isEmpty, let area = Area(rawValue: fields[1]) else {
                     throw ConfigurationError("SLIPSTREAM_REGIONS: \(part) is not region_id:CM or region_id:OUTOFCM")
                 }
-                regions.append(RegionInfo(regionID: fields[0], area: fields[1]))
+                regions.append(RegionInfo(regionID: fields[0], area: area))
             }
             guard !regions.isEmpty else { throw ConfigurationError("SLIPSTREAM_REGIONS names no region") }
             self.regions = regions
@@ -161,10 +161,10 @@ public struct SlipstreamConfiguration: Sendable {
             self.byoipPools = []
             for part in raw.split(separator: ",") {
                 let fields = part.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
-                guard fields.count == 2, let block = CIDR(fields[0]), ["CM", "OUTOFCM"].contains(fields[1]) else {
+                guard fields.count == 2, let block = CIDR(fields[0]), let area = Area(rawValue: fields[1]) else {
                     throw ConfigurationError("SLIPSTREAM_BYOIP_POOLS: \(part) is not CIDR=CM or CIDR=OUTOFCM")
                 }
-                self.byoipPools.append(BYOIPPool(cidr: block, area: fields[1]))
+                self.byoipPools.append(BYOIPPool(cidr: block, area: area))
             }
         }
     }

@@ -12,8 +12,8 @@ struct AccountResourceController {
     /// When the server started; the creation time of operator-configured pools.
     let started = Timestamp.now()
 
-    var endpoints: RouteCollection<SlipstreamRequestContext> {
-        let routes = RouteCollection(context: SlipstreamRequestContext.self)
+    var endpoints: RouteCollection<AuthenticatedContext> {
+        let routes = RouteCollection(context: AuthenticatedContext.self)
         // The router allows one capture name per position; `/v1/{resource_type}/…` of the tag routes shares this one.
         routes.get(":scope/ga/quotas", use: self.quotas)
         routes.get("pops", use: self.pops)
@@ -25,8 +25,8 @@ struct AccountResourceController {
         var resources: [QuotaUsage]
     }
 
-    func quotas(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
+    func quotas(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let caller = context.caller
         let domainID = try RequestParsing.id("scope", named: "domain_id", context: context)
         // Another account's quotas do not exist for this caller.
         guard domainID == caller.domainID else { throw GAError(status: 404, code: "GA.9002", message: "Not found: domain \(domainID)") }
@@ -42,8 +42,7 @@ struct AccountResourceController {
         var addresses: [String]
     }
 
-    func pops(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        _ = try context.requireCaller()
+    func pops(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let configuration = self.configuration
         var pops: [PoPDetail] = []
         if configuration.dataPlaneEnabled {
@@ -56,20 +55,20 @@ struct AccountResourceController {
     struct BYOIPPoolDetail: Encodable {
         var id: String
         var cidr: String
-        var ipType: String
-        var area: String
+        var ipType: IPType
+        var area: Area
         var domainID: String
         var createdAt: String
         var updatedAt: String
     }
 
-    func byoipPools(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
+    func byoipPools(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let caller = context.caller
         let pools = self.configuration.byoipPools.map { pool in
             BYOIPPoolDetail(
                 id: Self.stableID(pool.cidr.description),
                 cidr: pool.cidr.description,
-                ipType: pool.cidr.base.isIPv4 ? "IPV4" : "IPV6",
+                ipType: pool.cidr.base.isIPv4 ? .ipv4 : .ipv6,
                 area: pool.area,
                 domainID: caller.domainID,
                 createdAt: self.started,
@@ -85,7 +84,7 @@ struct AccountResourceController {
         _ items: [T],
         id: (T) -> String,
         request: Request,
-        context: SlipstreamRequestContext
+        context: AuthenticatedContext
     ) throws -> Response {
         let query = try RequestParsing.listQuery(request, filters: [])
         let after = items.filter { item in query.marker.map { id(item) > $0 } ?? true }

@@ -113,7 +113,7 @@ struct IAMController {
     }
 
     func domains(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
+        guard let caller = context.caller else { throw GAError.unauthorized("authentication required") }
         return try JSONResponse.raw(.ok, DomainList(domains: [.init(id: caller.domainID, name: caller.domainName, enabled: true)]))
     }
 

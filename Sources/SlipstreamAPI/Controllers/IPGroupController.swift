@@ -6,8 +6,8 @@ import SlipstreamModel
 struct IPGroupController {
     let controlPlane: ControlPlane
 
-    var endpoints: RouteCollection<SlipstreamRequestContext> {
-        let routes = RouteCollection(context: SlipstreamRequestContext.self)
+    var endpoints: RouteCollection<AuthenticatedContext> {
+        let routes = RouteCollection(context: AuthenticatedContext.self)
         routes.post(use: self.create)
         routes.get(use: self.list)
         routes.get(":ip_group_id", use: self.show)
@@ -20,34 +20,30 @@ struct IPGroupController {
         return routes
     }
 
-    func create(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
+    func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let options = try await RequestParsing.body(
             IPGroupOptions.Create.self,
             key: "ip_group",
             schema: RequestSchemas.createIPGroup,
             request: request
         )
-        let group = try await self.controlPlane.createIPGroup(domainID: caller.domainID, options)
+        let group = try await self.controlPlane.createIPGroup(domainID: context.caller.domainID, options)
         return try JSONResponse.make(.created, ["ip_group": IPGroupDetail(group)], context: context)
     }
 
-    func list(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
+    func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let query = try RequestParsing.listQuery(request, filters: [])
         let listenerID = request.uri.queryParameters["listener_id"].map(String.init)
-        let page = try await self.controlPlane.ipGroups(domainID: caller.domainID, query: query, listenerID: listenerID)
+        let page = try await self.controlPlane.ipGroups(domainID: context.caller.domainID, query: query, listenerID: listenerID)
         return try JSONResponse.page("ip_groups", page, { IPGroupDetail($0, onlyListener: listenerID) }, context: context)
     }
 
-    func show(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
-        let group = try await self.controlPlane.ipGroup(domainID: caller.domainID, id: try RequestParsing.id("ip_group_id", context: context))
+    func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let group = try await self.controlPlane.ipGroup(domainID: context.caller.domainID, id: try RequestParsing.id("ip_group_id", context: context))
         return try JSONResponse.make(.ok, ["ip_group": IPGroupDetail(group)], context: context)
     }
 
-    func update(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
+    func update(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try RequestParsing.id("ip_group_id", context: context)
         let options = try await RequestParsing.body(
             IPGroupOptions.Update.self,
@@ -55,55 +51,50 @@ struct IPGroupController {
             schema: RequestSchemas.updateIPGroup,
             request: request
         )
-        let group = try await self.controlPlane.updateIPGroup(domainID: caller.domainID, id: id, options)
+        let group = try await self.controlPlane.updateIPGroup(domainID: context.caller.domainID, id: id, options)
         return try JSONResponse.make(.ok, ["ip_group": IPGroupDetail(group)], context: context)
     }
 
-    func delete(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
-        try await self.controlPlane.deleteIPGroup(domainID: caller.domainID, id: try RequestParsing.id("ip_group_id", context: context))
+    func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try await self.controlPlane.deleteIPGroup(domainID: context.caller.domainID, id: try RequestParsing.id("ip_group_id", context: context))
         return JSONResponse.noContent()
     }
 
-    func addIPs(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
-        let id = try RequestParsing.id("ip_group_id", context: context)
-        let options = try await RequestParsing.body(IPGroupOptions.AddIPs.self, key: nil, schema: RequestSchemas.addIPs, request: request)
-        try await self.controlPlane.addIPs(domainID: caller.domainID, id: id, options)
-        return try JSONResponse.make(.ok, [:], context: context)
+    func addIPs(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try await self.action(request, context, schema: RequestSchemas.addIPs) { (options: IPGroupOptions.AddIPs, domainID, id) in
+            try await self.controlPlane.addIPs(domainID: domainID, id: id, options)
+        }
     }
 
-    func removeIPs(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
-        let id = try RequestParsing.id("ip_group_id", context: context)
-        let options = try await RequestParsing.body(IPGroupOptions.RemoveIPs.self, key: nil, schema: RequestSchemas.removeIPs, request: request)
-        try await self.controlPlane.removeIPs(domainID: caller.domainID, id: id, options)
-        return try JSONResponse.make(.ok, [:], context: context)
+    func removeIPs(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try await self.action(request, context, schema: RequestSchemas.removeIPs) { (options: IPGroupOptions.RemoveIPs, domainID, id) in
+            try await self.controlPlane.removeIPs(domainID: domainID, id: id, options)
+        }
     }
 
-    func associate(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
-        let id = try RequestParsing.id("ip_group_id", context: context)
-        let options = try await RequestParsing.body(
-            IPGroupOptions.Associate.self,
-            key: nil,
-            schema: RequestSchemas.associateListener,
-            request: request
-        )
-        try await self.controlPlane.associateListener(domainID: caller.domainID, id: id, options)
-        return try JSONResponse.make(.ok, [:], context: context)
+    func associate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try await self.action(request, context, schema: RequestSchemas.associateListener) { (options: IPGroupOptions.Associate, domainID, id) in
+            try await self.controlPlane.associateListener(domainID: domainID, id: id, options)
+        }
     }
 
-    func disassociate(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
+    func disassociate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try await self.action(request, context, schema: RequestSchemas.disassociateListener) { (options: IPGroupOptions.Disassociate, domainID, id) in
+            try await self.controlPlane.disassociateListener(domainID: domainID, id: id, options)
+        }
+    }
+
+    /// `POST /v1/ip-groups/{ip_group_id}/<action>`: the body (no wrapping key) checked against `schema`, then `perform`;
+    /// answers 200 with only `request_id`.
+    private func action<Options: Decodable>(
+        _ request: Request,
+        _ context: AuthenticatedContext,
+        schema: Schema,
+        perform: (Options, _ domainID: String, _ id: String) async throws -> Void
+    ) async throws -> Response {
         let id = try RequestParsing.id("ip_group_id", context: context)
-        let options = try await RequestParsing.body(
-            IPGroupOptions.Disassociate.self,
-            key: nil,
-            schema: RequestSchemas.disassociateListener,
-            request: request
-        )
-        try await self.controlPlane.disassociateListener(domainID: caller.domainID, id: id, options)
+        let options = try await RequestParsing.body(Options.self, key: nil, schema: schema, request: request)
+        try await perform(options, context.caller.domainID, id)
         return try JSONResponse.make(.ok, [:], context: context)
     }
 }

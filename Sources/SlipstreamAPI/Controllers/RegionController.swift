@@ -6,14 +6,13 @@ import SlipstreamModel
 struct RegionController {
     let regions: [RegionInfo]
 
-    var endpoints: RouteCollection<SlipstreamRequestContext> {
-        let routes = RouteCollection(context: SlipstreamRequestContext.self)
+    var endpoints: RouteCollection<AuthenticatedContext> {
+        let routes = RouteCollection(context: AuthenticatedContext.self)
         routes.get(use: self.list)
         return routes
     }
 
-    func list(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        _ = try context.requireCaller()
+    func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         return try JSONResponse.make(.ok, ["regions": self.regions], context: context)
     }
 }

@@ -7,9 +7,9 @@ import SlipstreamModel
 struct TagController {
     let controlPlane: ControlPlane
 
-    var endpoints: RouteCollection<SlipstreamRequestContext> {
+    var endpoints: RouteCollection<AuthenticatedContext> {
         // `:scope` is the resource type (`ga-accelerators`, `ga-listeners`); the quota route shares the capture.
-        let routes = RouteCollection(context: SlipstreamRequestContext.self)
+        let routes = RouteCollection(context: AuthenticatedContext.self)
         routes.post(":scope/:resource_id/tags/create", use: self.create)
         routes.delete(":scope/:resource_id/tags/delete", use: self.delete)
         routes.get(":scope/:resource_id/tags", use: self.show)
@@ -24,7 +24,7 @@ struct TagController {
         case accelerators
         case listeners
 
-        init(_ context: SlipstreamRequestContext) throws {
+        init(_ context: AuthenticatedContext) throws {
             switch try RequestParsing.pathParameter("scope", named: "resource_type", context: context) {
             case "ga-accelerators": self = .accelerators
             case "ga-listeners": self = .listeners
@@ -33,8 +33,8 @@ struct TagController {
         }
     }
 
-    func create(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
+    func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let caller = context.caller
         let kind = try Kind(context)
         let id = try RequestParsing.id("resource_id", context: context)
         let body = try await RequestParsing.body(TagOptions.Create.self, key: nil, schema: RequestSchemas.createTags, request: request)
@@ -45,8 +45,8 @@ struct TagController {
         return JSONResponse.noContent()
     }
 
-    func delete(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
+    func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let caller = context.caller
         let kind = try Kind(context)
         let id = try RequestParsing.id("resource_id", context: context)
         let keys = try await RequestParsing.body(TagOptions.Delete.self, key: nil, schema: RequestSchemas.deleteTags, request: request).tags.map(
@@ -59,8 +59,8 @@ struct TagController {
         return JSONResponse.noContent()
     }
 
-    func show(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
+    func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let caller = context.caller
         let kind = try Kind(context)
         let id = try RequestParsing.id("resource_id", context: context)
         let tags =
@@ -71,8 +71,8 @@ struct TagController {
         return try JSONResponse.make(.ok, ["tags": tags], context: context)
     }
 
-    func keys(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
+    func keys(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let caller = context.caller
         let kind = try Kind(context)
         let (limit, offset) = try Self.offsetPaging(request)
         let keys =
@@ -83,19 +83,19 @@ struct TagController {
         return try JSONResponse.make(.ok, ["tags": Array(keys.dropFirst(offset).prefix(limit)), "total_count": keys.count], context: context)
     }
 
-    func filter(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
+    func filter(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let (limit, offset) = try Self.offsetPaging(request)
         let found = try await self.matching(request, context: context)
         return try JSONResponse.make(.ok, ["resources": Array(found.dropFirst(offset).prefix(limit)), "total_count": found.count], context: context)
     }
 
-    func count(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
+    func count(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let found = try await self.matching(request, context: context)
         return try JSONResponse.make(.ok, ["total_count": found.count], context: context)
     }
 
-    private func matching(_ request: Request, context: SlipstreamRequestContext) async throws -> [ResourceTags] {
-        let caller = try context.requireCaller()
+    private func matching(_ request: Request, context: AuthenticatedContext) async throws -> [ResourceTags] {
+        let caller = context.caller
         let kind = try Kind(context)
         // An empty body means no filter.
         let empty = try await request.body.collect(upTo: .max).readableBytes == 0

@@ -17,7 +17,7 @@ enum JSONResponse {
     static func make(
         _ status: HTTPResponse.Status,
         _ members: KeyValuePairs<String, any Encodable>,
-        context: SlipstreamRequestContext,
+        context: some RequestIdentified,
         headers: HTTPFields = [:]
     ) throws -> Response {
         var all = members.map { ($0.key, $0.value) }
@@ -72,7 +72,7 @@ extension GAError: HTTPResponseError {
     public var status: HTTPResponse.Status { HTTPResponse.Status(code: self.httpStatus) }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        try self.response(requestID: (context as? SlipstreamRequestContext)?.requestID ?? "")
+        try self.response(requestID: (context as? any RequestIdentified)?.requestID ?? "")
     }
 
     func response(requestID: String) throws -> Response {
@@ -102,7 +102,7 @@ extension JSONResponse {
         _ key: String,
         _ page: Page<S>,
         _ detail: (Resource<S>) -> D,
-        context: SlipstreamRequestContext
+        context: some RequestIdentified
     ) throws -> Response {
         let items = page.items.map(detail)
         return try self.make(

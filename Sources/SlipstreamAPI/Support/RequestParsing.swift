@@ -33,7 +33,7 @@ enum RequestParsing {
     /// the decoded text (RFC 3986 §2.1). Nil when the route has no such capture.
     ///
     /// - Throws: GA.9001 when the segment is not valid percent-encoded UTF-8.
-    static func pathParameter(_ name: String, named label: String? = nil, context: SlipstreamRequestContext) throws -> String? {
+    static func pathParameter(_ name: String, named label: String? = nil, context: some RequestContext) throws -> String? {
         guard let raw = context.parameters.get(name) else { return nil }
         guard let decoded = raw.removingPercentEncoding else {
             throw GAError.invalid(label ?? name, "is not valid percent-encoded UTF-8")
@@ -43,7 +43,7 @@ enum RequestParsing {
 
     /// A path id, 1–36 characters after percent-decoding; `named` is how errors call it when the route names it
     /// differently.
-    static func id(_ name: String, named label: String? = nil, context: SlipstreamRequestContext) throws -> String {
+    static func id(_ name: String, named label: String? = nil, context: some RequestContext) throws -> String {
         guard let value = try self.pathParameter(name, named: label, context: context), !value.isEmpty, value.count <= 36 else {
             throw GAError.invalid(label ?? name, "length must be between 1 and 36")
         }

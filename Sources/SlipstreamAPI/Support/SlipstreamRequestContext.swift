@@ -2,7 +2,8 @@ import Hummingbird
 import SlipstreamControlPlane
 import SlipstreamModel
 
-/// Request context of every route: the request id and, after authentication, the caller.
+/// Request context of every route: the request id and, after authentication, the caller (the `/v1` routes see it
+/// as an ``AuthenticatedContext``).
 public struct SlipstreamRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Echoed in `X-Request-Id` and in every body's `request_id`.
@@ -12,11 +13,5 @@ public struct SlipstreamRequestContext: RequestContext {
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
-    }
-
-    /// The authenticated caller; routes behind ``AuthMiddleware`` always have one.
-    func requireCaller() throws -> Caller {
-        guard let caller = self.caller else { throw GAError.unauthorized("authentication required") }
-        return caller
     }
 }

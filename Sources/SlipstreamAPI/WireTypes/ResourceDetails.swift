@@ -5,7 +5,7 @@ public struct AcceleratorDetail: Encodable, Sendable {
     public var id: String
     public var name: String
     public var description: String
-    public var status: String
+    public var status: ResourceStatus
     public var ipSets: [AcceleratorIP]
     public var createdAt: String
     public var updatedAt: String
@@ -19,7 +19,7 @@ public struct AcceleratorDetail: Encodable, Sendable {
         self.id = resource.id
         self.name = resource.name ?? ""
         self.description = resource.spec.description
-        self.status = resource.status.rawValue
+        self.status = resource.status
         self.ipSets = resource.spec.ipSets
         self.createdAt = resource.createdAt
         self.updatedAt = resource.updatedAt
@@ -35,10 +35,10 @@ public struct EndpointDetail: Encodable, Sendable {
     public var id: String
     public var resourceID: String
     public var endpointGroupID: String
-    public var resourceType: String
-    public var status: String
+    public var resourceType: EndpointType
+    public var status: ResourceStatus
     public var weight: Int
-    public var healthState: String
+    public var healthState: HealthState
     public var createdAt: String
     public var updatedAt: String
     public var domainID: String
@@ -50,9 +50,9 @@ public struct EndpointDetail: Encodable, Sendable {
         self.resourceID = resource.spec.resourceID
         self.endpointGroupID = resource.parentID ?? ""
         self.resourceType = resource.spec.resourceType
-        self.status = resource.status.rawValue
+        self.status = resource.status
         self.weight = resource.spec.weight
-        self.healthState = resource.healthState ?? HealthState.noMonitor.rawValue
+        self.healthState = resource.healthState ?? .noMonitor
         self.createdAt = resource.createdAt
         self.updatedAt = resource.updatedAt
         self.domainID = resource.domainID
@@ -65,7 +65,7 @@ public struct EndpointGroupDetail: Encodable, Sendable {
     public var id: String
     public var name: String
     public var description: String
-    public var status: String
+    public var status: ResourceStatus
     public var trafficDialPercentage: Int
     public var regionID: String
     public var listeners: [IDReference]
@@ -78,7 +78,7 @@ public struct EndpointGroupDetail: Encodable, Sendable {
         self.id = resource.id
         self.name = resource.name ?? ""
         self.description = resource.spec.description
-        self.status = resource.status.rawValue
+        self.status = resource.status
         self.trafficDialPercentage = resource.spec.trafficDialPercentage
         self.regionID = resource.spec.regionID
         self.listeners = resource.parentID.map { [IDReference(id: $0)] } ?? []
@@ -92,8 +92,8 @@ public struct EndpointGroupDetail: Encodable, Sendable {
 public struct HealthCheckDetail: Encodable, Sendable {
     public var id: String
     public var endpointGroupID: String
-    public var `protocol`: String
-    public var status: String
+    public var `protocol`: HealthCheckProtocol
+    public var status: ResourceStatus
     public var port: Int
     public var interval: Int
     public var timeout: Int
@@ -108,7 +108,7 @@ public struct HealthCheckDetail: Encodable, Sendable {
         self.id = resource.id
         self.endpointGroupID = resource.parentID ?? ""
         self.protocol = resource.spec.protocol
-        self.status = resource.status.rawValue
+        self.status = resource.status
         self.port = resource.spec.port
         self.interval = resource.spec.interval
         self.timeout = resource.spec.timeout
@@ -125,7 +125,7 @@ public struct IPGroupDetail: Encodable, Sendable {
     public var id: String
     public var name: String
     public var description: String
-    public var status: String
+    public var status: ResourceStatus
     public var ipList: [IPGroupEntry]
     public var associatedListeners: [ListenerAccessControl]
     public var createdAt: String
@@ -135,7 +135,7 @@ public struct IPGroupDetail: Encodable, Sendable {
         self.id = resource.id
         self.name = resource.name ?? ""
         self.description = resource.spec.description
-        self.status = resource.status.rawValue
+        self.status = resource.status
         self.ipList = resource.spec.ipList
         self.associatedListeners = resource.spec.associatedListeners.filter { listenerID == nil || $0.listenerID == listenerID }
         self.createdAt = resource.createdAt
@@ -148,10 +148,10 @@ public struct ListenerDetail: Encodable, Sendable {
     public var id: String
     public var name: String
     public var description: String
-    public var `protocol`: String
-    public var status: String
+    public var `protocol`: ListenerProtocol
+    public var status: ResourceStatus
     public var portRanges: [PortRange]
-    public var clientAffinity: String
+    public var clientAffinity: ClientAffinity
     public var acceleratorID: String
     public var createdAt: String
     public var updatedAt: String
@@ -164,7 +164,7 @@ public struct ListenerDetail: Encodable, Sendable {
         self.name = resource.name ?? ""
         self.description = resource.spec.description
         self.protocol = resource.spec.protocol
-        self.status = resource.status.rawValue
+        self.status = resource.status
         self.portRanges = resource.spec.portRanges
         self.clientAffinity = resource.spec.clientAffinity
         self.acceleratorID = resource.parentID ?? ""
@@ -184,7 +184,7 @@ public struct LogtankDetail: Encodable, Sendable {
     public var resourceID: String
     public var logGroupID: String
     public var logStreamID: String
-    public var status: String
+    public var status: ResourceStatus
     public var createdAt: String
     public var updatedAt: String
 
@@ -194,7 +194,7 @@ public struct LogtankDetail: Encodable, Sendable {
         self.resourceID = resource.parentID ?? ""
         self.logGroupID = resource.spec.logGroupID
         self.logStreamID = resource.spec.logStreamID
-        self.status = resource.status.rawValue
+        self.status = resource.status
         self.createdAt = resource.createdAt
         self.updatedAt = resource.updatedAt
     }

@@ -45,9 +45,9 @@ public protocol StoreTransaction: Sendable {
     func currentRevision() async throws -> Int64
 
     /// Addresses held by accelerators in one area and IP type.
-    func addressesInUse(area: String, ipType: String) async throws -> Set<String>
+    func addressesInUse(area: Area, ipType: IPType) async throws -> Set<String>
     /// Records that `acceleratorID` holds `address`; throws if any accelerator holds it already.
-    func reserveAddress(_ address: String, acceleratorID: String, area: String, ipType: String) async throws
+    func reserveAddress(_ address: String, acceleratorID: String, area: Area, ipType: IPType) async throws
 
     /// Adds an account with its first access key; throws GA IAM.0001 (409) when the domain name is taken.
     func insertAccount(_ account: StoredAccount, accessKey: String, sealedSecret: String, createdAt: String) async throws

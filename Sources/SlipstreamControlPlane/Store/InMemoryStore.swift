@@ -16,7 +16,7 @@ public final class InMemoryStore: ControlPlaneStore {
         var revision: Int64
         var createdAt: String
         var updatedAt: String
-        var healthState: String?
+        var healthState: HealthState?
         var spec: any ResourceSpec
 
         func resource<S: ResourceSpec>(_: S.Type) -> Resource<S>? {
@@ -38,8 +38,8 @@ public final class InMemoryStore: ControlPlaneStore {
 
     struct Address: Sendable {
         var acceleratorID: String
-        var area: String
-        var ipType: String
+        var area: Area
+        var ipType: IPType
     }
 
     struct State: Sendable {
@@ -166,7 +166,7 @@ public final class InMemoryStore: ControlPlaneStore {
         func setHealthState(ofEndpointsIn groupID: String, to health: HealthState) async throws {
             self.state.withLock { state in
                 for (id, row) in state.rows where row.kind == .endpoint && row.parentID == groupID {
-                    state.rows[id]?.healthState = health.rawValue
+                    state.rows[id]?.healthState = health
                 }
             }
         }
@@ -195,11 +195,11 @@ public final class InMemoryStore: ControlPlaneStore {
             self.state.withLock { $0.revision }
         }
 
-        func addressesInUse(area: String, ipType: String) async throws -> Set<String> {
+        func addressesInUse(area: Area, ipType: IPType) async throws -> Set<String> {
             Set(self.state.withLock { $0.addresses.filter { $0.value.area == area && $0.value.ipType == ipType }.keys })
         }
 
-        func reserveAddress(_ address: String, acceleratorID: String, area: String, ipType: String) async throws {
+        func reserveAddress(_ address: String, acceleratorID: String, area: Area, ipType: IPType) async throws {
             try self.state.withLock { state in
                 guard state.addresses[address] == nil else { throw GAError.alreadyExists("address \(address)") }
                 state.addresses[address] = Address(acceleratorID: acceleratorID, area: area, ipType: ipType)

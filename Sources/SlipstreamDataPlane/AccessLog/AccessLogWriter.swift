@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOPosix
+import SlipstreamModel
 
 /// Where a listener's access log goes (from its logtank).
 public struct LogSink: Sendable, Hashable {
@@ -18,7 +19,7 @@ public struct LogSink: Sendable, Hashable {
 public struct AccessLogRecord: Encodable, Sendable {
     public var time: String
     public var listenerID: String
-    public var `protocol`: String
+    public var `protocol`: ListenerProtocol
     public var clientAddress: String
     public var clientPort: Int
     public var acceleratorAddress: String

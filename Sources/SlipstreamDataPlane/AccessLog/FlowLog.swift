@@ -7,14 +7,14 @@ final class FlowLog: Sendable {
     let sink: LogSink
     let writer: AccessLogWriter
     let listenerID: String
-    let proto: String
+    let proto: ListenerProtocol
     let client: SocketAddress?
     let accelerator: SocketAddress?
     let started = ContinuousClock.now
     let bytesIn = ManagedAtomic<Int>(0)
     let bytesOut = ManagedAtomic<Int>(0)
 
-    init(sink: LogSink, writer: AccessLogWriter, listenerID: String, proto: String, client: SocketAddress?, accelerator: SocketAddress?) {
+    init(sink: LogSink, writer: AccessLogWriter, listenerID: String, proto: ListenerProtocol, client: SocketAddress?, accelerator: SocketAddress?) {
         self.sink = sink
         self.writer = writer
         self.listenerID = listenerID
@@ -27,7 +27,7 @@ final class FlowLog: Sendable {
     static func start(
         _ forwarding: ForwardingContext,
         plan: ListenerPlan,
-        proto: String,
+        proto: ListenerProtocol,
         client: SocketAddress?,
         accelerator: SocketAddress?
     ) -> FlowLog? {

@@ -73,7 +73,7 @@ actor HealthChecker {
 
     private nonisolated func probe(_ probe: Probe) async -> Bool {
         let timeout = TimeAmount.seconds(Int64(probe.check.timeout))
-        if probe.check.protocol == "UDP" {
+        if probe.check.protocol == .udp {
             return await self.probeUDP(host: probe.address, port: probe.check.port, timeout: timeout)
         }
         do {

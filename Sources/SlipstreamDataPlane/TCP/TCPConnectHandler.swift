@@ -44,7 +44,7 @@ extension TCPConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.flowLog = FlowLog.start(
             self.context,
             plan: plan,
-            proto: "TCP",
+            proto: .tcp,
             client: context.channel.remoteAddress,
             accelerator: context.channel.localAddress
         )

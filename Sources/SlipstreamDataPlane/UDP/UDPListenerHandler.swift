@@ -92,7 +92,7 @@ extension UDPListenerHandler: ChannelInboundHandler {
         case .noEndpoint:
             stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
             stats.refused.wrappingIncrement(ordering: .relaxed)
-            FlowLog.start(self.forwarding, plan: plan, proto: "UDP", client: client, accelerator: context.channel.localAddress)?
+            FlowLog.start(self.forwarding, plan: plan, proto: .udp, client: client, accelerator: context.channel.localAddress)?
                 .finish(endpoint: nil, end: FlowRefusal.noEndpoint.rawValue)
             return
         case .listenerBudget, .processBudget:
@@ -108,7 +108,7 @@ extension UDPListenerHandler: ChannelInboundHandler {
         }
         let endpoint = plan.groups[target.group].endpoints[target.endpoint]
         let session = Session(endpoint: endpoint, now: now)
-        session.log = FlowLog.start(self.forwarding, plan: plan, proto: "UDP", client: client, accelerator: context.channel.localAddress)
+        session.log = FlowLog.start(self.forwarding, plan: plan, proto: .udp, client: client, accelerator: context.channel.localAddress)
         self.sessions[client] = session
         runtime.udpSessions.wrappingIncrement(ordering: .relaxed)
         limits.processSessions.wrappingIncrement(ordering: .relaxed)

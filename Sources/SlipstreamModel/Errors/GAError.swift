@@ -80,8 +80,8 @@ extension GAError {
     }
 
     /// 500 GA.9201: no address left in the pool.
-    public static func noAddress(area: String, ipType: String) -> GAError {
-        GAError(status: 500, code: "GA.9201", message: "No available ip in common aip pool (\(area) \(ipType))")
+    public static func noAddress(area: Area, ipType: IPType) -> GAError {
+        GAError(status: 500, code: "GA.9201", message: "No available ip in common aip pool (\(area.rawValue) \(ipType.rawValue))")
     }
 
     /// 500 SYS.0500: an unexpected failure; details go to the log, not to the client.

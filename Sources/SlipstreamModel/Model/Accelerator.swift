@@ -1,10 +1,10 @@
 /// An address an accelerator owns (`AccelerateIp`).
 public struct AcceleratorIP: Codable, Sendable, Equatable {
-    public var ipType: String
+    public var ipType: IPType
     public var ipAddress: String
-    public var area: String
+    public var area: Area
 
-    public init(ipType: String, ipAddress: String, area: String) {
+    public init(ipType: IPType, ipAddress: String, area: Area) {
         self.ipType = ipType
         self.ipAddress = ipAddress
         self.area = area
@@ -36,8 +36,8 @@ public typealias Accelerator = Resource<AcceleratorSpec>
 public enum AcceleratorOptions {
     public struct Create: Decodable, Sendable {
         public struct IPSet: Decodable, Sendable {
-            public var ipType: String
-            public var area: String
+            public var ipType: IPType
+            public var area: Area
             enum CodingKeys: String, CodingKey {
                 case ipType = "ip_type"
                 case area

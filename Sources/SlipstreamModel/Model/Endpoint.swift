@@ -11,11 +11,11 @@ public struct EndpointSpec: ResourceSpec, Equatable {
     public static let kind = ResourceKind.endpoint
 
     public var resourceID: String
-    public var resourceType: String
+    public var resourceType: EndpointType
     public var weight: Int
     public var ipAddress: String
 
-    public init(resourceID: String, resourceType: String, weight: Int, ipAddress: String) {
+    public init(resourceID: String, resourceType: EndpointType, weight: Int, ipAddress: String) {
         self.resourceID = resourceID
         self.resourceType = resourceType
         self.weight = weight
@@ -28,7 +28,7 @@ public typealias Endpoint = Resource<EndpointSpec>
 public enum EndpointOptions {
     public struct Create: Decodable, Sendable {
         public var resourceID: String
-        public var resourceType: String
+        public var resourceType: EndpointType
         public var weight: Int?
         public var ipAddress: String
         enum CodingKeys: String, CodingKey {
@@ -40,7 +40,7 @@ public enum EndpointOptions {
 
         /// `ip_address` must be an IP address, or a domain name for `CUSTOM_DOMAIN_NAME` endpoints.
         public func checkAddress() throws(GAError) {
-            if self.resourceType == "CUSTOM_DOMAIN_NAME" {
+            if self.resourceType == .customDomainName {
                 guard IPAddress(self.ipAddress) != nil || Self.isDomainName(self.ipAddress) else {
                     throw GAError.invalid("endpoint.ip_address", "must be a domain name or an IP address")
                 }

@@ -2,14 +2,14 @@
 public struct HealthCheckSpec: ResourceSpec, Equatable {
     public static let kind = ResourceKind.healthCheck
 
-    public var `protocol`: String
+    public var `protocol`: HealthCheckProtocol
     public var port: Int
     public var interval: Int
     public var timeout: Int
     public var maxRetries: Int
     public var enabled: Bool
 
-    public init(protocol: String, port: Int, interval: Int, timeout: Int, maxRetries: Int, enabled: Bool) {
+    public init(protocol: HealthCheckProtocol, port: Int, interval: Int, timeout: Int, maxRetries: Int, enabled: Bool) {
         self.protocol = `protocol`
         self.port = port
         self.interval = interval
@@ -31,7 +31,7 @@ public typealias HealthCheck = Resource<HealthCheckSpec>
 public enum HealthCheckOptions {
     public struct Create: Decodable, Sendable {
         public var endpointGroupID: String
-        public var `protocol`: String
+        public var `protocol`: HealthCheckProtocol
         public var port: Int
         public var interval: Int
         public var timeout: Int
@@ -45,7 +45,7 @@ public enum HealthCheckOptions {
     }
 
     public struct Update: Decodable, Sendable {
-        public var `protocol`: String?
+        public var `protocol`: HealthCheckProtocol?
         public var port: Int?
         public var interval: Int?
         public var timeout: Int?

@@ -16,9 +16,9 @@ public struct IPGroupEntry: Codable, Sendable, Equatable {
 /// A listener an IP group is bound to, as an allow (`WHITE`) or deny (`BLACK`) list.
 public struct ListenerAccessControl: Codable, Sendable, Equatable {
     public var listenerID: String
-    public var type: String
+    public var type: AccessControlType
 
-    public init(listenerID: String, type: String) {
+    public init(listenerID: String, type: AccessControlType) {
         self.listenerID = listenerID
         self.type = type
     }
@@ -83,7 +83,7 @@ public enum IPGroupOptions {
 
     public struct Associate: Decodable, Sendable {
         public var listenerID: String
-        public var type: String
+        public var type: AccessControlType
         enum CodingKeys: String, CodingKey {
             case listenerID = "listener_id"
             case type

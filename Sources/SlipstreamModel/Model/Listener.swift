@@ -24,14 +24,14 @@ public struct PortRange: Codable, Sendable, Equatable {
     }
 
     /// Checks a listener's own ranges: each ordered, none overlapping another, none on a port the platform keeps.
-    public static func check(_ ranges: [PortRange], protocol proto: String) throws(GAError) {
+    public static func check(_ ranges: [PortRange], protocol proto: ListenerProtocol) throws(GAError) {
         for (index, range) in ranges.enumerated() {
             if range.toPort < range.fromPort {
                 throw GAError.invalid("port_ranges[\(index)].to_port", "must be greater than or equal to from_port")
             }
-            let reserved = proto == "TCP" ? 22 : 4789
+            let reserved = proto.reservedPort
             if range.fromPort <= reserved && reserved <= range.toPort {
-                throw GAError.portRanges("port \(reserved)/\(proto) is used by the system")
+                throw GAError.portRanges("port \(reserved)/\(proto.rawValue) is used by the system")
             }
             for other in ranges[..<index] where other.overlaps(range) {
                 throw GAError.portRanges("ranges \(other.fromPort)-\(other.toPort) and \(range.fromPort)-\(range.toPort) overlap")
@@ -45,12 +45,12 @@ public struct ListenerSpec: ResourceSpec, Equatable {
     public static let kind = ResourceKind.listener
 
     public var description: String
-    public var `protocol`: String
+    public var `protocol`: ListenerProtocol
     public var portRanges: [PortRange]
-    public var clientAffinity: String
+    public var clientAffinity: ClientAffinity
     public var tags: [ResourceTag]
 
-    public init(description: String, protocol: String, portRanges: [PortRange], clientAffinity: String, tags: [ResourceTag]) {
+    public init(description: String, protocol: ListenerProtocol, portRanges: [PortRange], clientAffinity: ClientAffinity, tags: [ResourceTag]) {
         self.description = description
         self.protocol = `protocol`
         self.portRanges = portRanges
@@ -65,9 +65,9 @@ public enum ListenerOptions {
     public struct Create: Decodable, Sendable {
         public var name: String
         public var description: String?
-        public var `protocol`: String
+        public var `protocol`: ListenerProtocol
         public var portRanges: [PortRange]
-        public var clientAffinity: String?
+        public var clientAffinity: ClientAffinity?
         public var acceleratorID: String
         public var tags: [ResourceTag]?
         enum CodingKeys: String, CodingKey {
@@ -82,7 +82,7 @@ public enum ListenerOptions {
         public var name: String?
         public var description: String?
         public var portRanges: [PortRange]?
-        public var clientAffinity: String?
+        public var clientAffinity: ClientAffinity?
         enum CodingKeys: String, CodingKey {
             case name, description
             case portRanges = "port_ranges"

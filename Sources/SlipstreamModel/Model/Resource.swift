@@ -17,7 +17,7 @@ public struct Resource<Spec: ResourceSpec>: Sendable {
     public var createdAt: String
     public var updatedAt: String
     /// Observed health of an endpoint as last reported by the data plane.
-    public var healthState: String?
+    public var healthState: HealthState?
     public var spec: Spec
 
     public init(
@@ -29,7 +29,7 @@ public struct Resource<Spec: ResourceSpec>: Sendable {
         revision: Int64,
         createdAt: String,
         updatedAt: String,
-        healthState: String? = nil,
+        healthState: HealthState? = nil,
         spec: Spec
     ) {
         self.id = id

@@ -51,10 +51,10 @@ public struct ConfigSnapshot: Codable, Sendable, Equatable {
     public struct AccessControlConfig: Codable, Sendable, Equatable {
         public var listenerID: String
         /// `WHITE` admits only sources in `cidrs`; `BLACK` refuses them.
-        public var type: String
+        public var type: AccessControlType
         public var cidrs: [String]
 
-        public init(listenerID: String, type: String, cidrs: [String]) {
+        public init(listenerID: String, type: AccessControlType, cidrs: [String]) {
             self.listenerID = listenerID
             self.type = type
             self.cidrs = cidrs
@@ -75,12 +75,12 @@ public struct ConfigSnapshot: Codable, Sendable, Equatable {
         public var id: String
         public var acceleratorID: String
         /// `TCP` or `UDP`.
-        public var `protocol`: String
+        public var `protocol`: ListenerProtocol
         public var portRanges: [PortRange]
         /// `NONE` or `SOURCE_IP`.
-        public var clientAffinity: String
+        public var clientAffinity: ClientAffinity
 
-        public init(id: String, acceleratorID: String, protocol: String, portRanges: [PortRange], clientAffinity: String) {
+        public init(id: String, acceleratorID: String, protocol: ListenerProtocol, portRanges: [PortRange], clientAffinity: ClientAffinity) {
             self.id = id
             self.acceleratorID = acceleratorID
             self.protocol = `protocol`
@@ -121,14 +121,23 @@ public struct ConfigSnapshot: Codable, Sendable, Equatable {
     public struct HealthCheckConfig: Codable, Sendable, Equatable {
         public var id: String
         public var groupID: String
-        public var `protocol`: String
+        public var `protocol`: ListenerProtocol
         public var port: Int
         public var interval: Int
         public var timeout: Int
         public var maxRetries: Int
         public var enabled: Bool
 
-        public init(id: String, groupID: String, protocol: String, port: Int, interval: Int, timeout: Int, maxRetries: Int, enabled: Bool) {
+        public init(
+            id: String,
+            groupID: String,
+            protocol: HealthCheckProtocol,
+            port: Int,
+            interval: Int,
+            timeout: Int,
+            maxRetries: Int,
+            enabled: Bool
+        ) {
             self.id = id
             self.groupID = groupID
             self.protocol = `protocol`
