@@ -92,6 +92,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Tests, one target per layer, and the fixtures they share.
+        .target(
+            name: "SlipstreamTestSupport",
+            dependencies: [
+                "SlipstreamAPI",
+                "SlipstreamControlPlane",
+                "SlipstreamStore",
+                "SlipstreamModel",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Tests/SlipstreamTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SlipstreamModelTests",
             dependencies: ["SlipstreamModel"],
@@ -103,10 +119,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SlipstreamStoreTests",
+            dependencies: ["SlipstreamStore", "SlipstreamControlPlane", "SlipstreamModel", "SlipstreamTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SlipstreamDataPlaneTests",
             dependencies: [
                 "SlipstreamDataPlane",
+                "SlipstreamModel",
+                "SlipstreamTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -116,8 +142,24 @@ let package = Package(
                 "SlipstreamAPI",
                 "SlipstreamControlPlane",
                 "SlipstreamStore",
-                "SlipstreamDataPlane",
+                "SlipstreamModel",
+                "SlipstreamTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The whole server in-process with real traffic on loopback.
+        .testTarget(
+            name: "SlipstreamEndToEndTests",
+            dependencies: [
+                "SlipstreamAPI",
+                "SlipstreamDataPlane",
+                "SlipstreamModel",
+                "SlipstreamTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

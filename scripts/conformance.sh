@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# Run the GA conformance suite (tests/conformance) against a slipstream binary.
+# Run the GA conformance suite (conformance) against a slipstream binary.
 #
-#   scripts/conformance.sh [pytest args...]      e.g.  -k pagination   or   tests/conformance/test_auth.py
+#   scripts/conformance.sh [pytest args...]      e.g.  -k pagination   or   conformance/test_auth.py
 #
 # Env:
 #   SLIPSTREAM_BIN  server binary (default: .build/debug/slipstream under the repo root;
 #                   a relative value is taken relative to the current directory)
 #   PYTHON          interpreter used to create the venv (default: python3)
 #
-# Creates/updates a virtualenv at <repo>/.venv from tests/conformance/requirements.txt, runs pytest with HOME
+# Creates/updates a virtualenv at <repo>/.venv from conformance/requirements.txt, runs pytest with HOME
 # pointed at a throw-away directory (importing the Huawei SDK writes $HOME/.huaweicloud), exits with pytest's
 # status (non-zero on any failure, including "no tests collected").
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
-SUITE_DIR="$REPO_ROOT/tests/conformance"
+SUITE_DIR="$REPO_ROOT/conformance"
 REQS="$SUITE_DIR/requirements.txt"
 VENV="$REPO_ROOT/.venv"
 PYTHON="${PYTHON:-python3}"

@@ -4,6 +4,7 @@ import SlipstreamModel
 import Testing
 
 @testable import SlipstreamAPI
+@testable import SlipstreamTestSupport
 
 @Suite struct AcceleratorTests {
     @Test func createShowUpdateListDelete() async throws {

@@ -4,6 +4,8 @@ import SlipstreamControlPlane
 import SlipstreamModel
 import Testing
 
+@testable import SlipstreamTestSupport
+
 @Suite struct AccountResourceTests {
     @Test func quotasShowLimitsAndUse() async throws {
         try await TestServer { $0.quotas.acceleratorsPerAccount = 3 }.run { api in

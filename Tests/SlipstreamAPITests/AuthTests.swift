@@ -5,6 +5,7 @@ import Testing
 
 @testable import SlipstreamAPI
 @testable import SlipstreamControlPlane
+@testable import SlipstreamTestSupport
 
 @Suite struct AuthTests {
     @Test func signatures() async throws {

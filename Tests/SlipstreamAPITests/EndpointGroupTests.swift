@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import SlipstreamTestSupport
+
 @Suite struct EndpointGroupTests {
     @Test func groupsEndpointsAndHealthChecks() async throws {
         try await TestServer().run { api in

@@ -3,6 +3,7 @@ import Logging
 import Testing
 
 @testable import SlipstreamDataPlane
+@testable import SlipstreamTestSupport
 
 @Suite struct LogtankTests {
     @Test func logtankOperations() async throws {

@@ -7,6 +7,7 @@ import Testing
 
 @testable import SlipstreamAPI
 @testable import SlipstreamControlPlane
+@testable import SlipstreamTestSupport
 
 @Suite struct OpenAPITests {
     /// `METHOD /path/{}` pairs with parameter names erased.

@@ -3,6 +3,7 @@ import SlipstreamModel
 import Testing
 
 @testable import SlipstreamAPI
+@testable import SlipstreamTestSupport
 
 /// The worked examples of the SDK's signer, computed by the official SDK.
 @Suite struct SDKSignatureTests {

@@ -4,6 +4,7 @@ import Testing
 
 @testable import SlipstreamAPI
 @testable import SlipstreamModel
+@testable import SlipstreamTestSupport
 
 @Suite struct SchemaTests {
     func parse(_ json: String) throws -> JSONValue {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import SlipstreamTestSupport
+
 @Suite struct TenancyTests {
     @Test func otherAccountsSeeNothing() async throws {
         try await TestServer().run { api in

@@ -2,6 +2,8 @@ import Foundation
 import HTTPTypes
 import Testing
 
+@testable import SlipstreamTestSupport
+
 @Suite struct ValidationTests {
     static let validAccelerator = #"{"name": "ga", "enterprise_project_id": "0", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}"#
 

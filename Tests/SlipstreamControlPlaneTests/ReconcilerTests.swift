@@ -1,6 +1,5 @@
 import Testing
 
-@testable import SlipstreamAPI
 @testable import SlipstreamControlPlane
 
 @Suite struct ApplyRetryBackoffTests {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import SlipstreamTestSupport
+
 @Suite struct DurabilityTests {
     @Test func stateSurvivesARestart() async throws {
         let server = TestServer()

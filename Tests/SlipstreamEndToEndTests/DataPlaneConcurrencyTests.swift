@@ -4,6 +4,8 @@ import NIOCore
 import NIOPosix
 import Testing
 
+@testable import SlipstreamTestSupport
+
 /// Many flows at once, with clients and endpoints that leave at awkward moments: every byte of a finished flow
 /// arrives, and every flow is accounted for and closed afterwards.
 @Suite struct DataPlaneConcurrencyTests {

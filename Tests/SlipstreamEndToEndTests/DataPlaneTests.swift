@@ -3,6 +3,8 @@ import NIOCore
 import NIOPosix
 import Testing
 
+@testable import SlipstreamTestSupport
+
 /// End to end: the API configures, the embedded PoP binds real sockets on loopback, and bytes cross them.
 @Suite struct DataPlaneTests {
     @Test func weightsAreHonouredAndWeightZeroGetsNothing() async throws {

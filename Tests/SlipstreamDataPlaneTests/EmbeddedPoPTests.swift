@@ -6,6 +6,8 @@ import SlipstreamDataPlane
 import SlipstreamModel
 import Testing
 
+@testable import SlipstreamTestSupport
+
 /// The PoP through its own interface: a snapshot in, a report out, real sockets in between.
 @Suite struct EmbeddedPoPTests {
     static func snapshot(revision: Int64, address: String, port: Int, endpoints: [(id: String, address: String)], drain: Bool = false)

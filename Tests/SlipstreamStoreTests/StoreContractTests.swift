@@ -1,0 +1,224 @@
+import Foundation
+import Logging
+import SlipstreamControlPlane
+import SlipstreamModel
+import Testing
+
+@testable import SlipstreamStore
+
+/// The contract of the control plane's store, held by both implementations: the SQL store on a real SQLite file and
+/// the in-memory store the rule tests run on. A rule test that passes on the in-memory store therefore says something
+/// about the SQL store too.
+@Suite struct StoreContractTests {
+    enum Kind: String, CaseIterable, CustomTestStringConvertible {
+        case sqlite, inMemory
+        var testDescription: String { self.rawValue }
+    }
+
+    /// A store of `kind`, closed (and its file removed) after `body`.
+    static func withStore(_ kind: Kind, _ body: (any ControlPlaneStore) async throws -> Void) async throws {
+        switch kind {
+        case .inMemory:
+            try await body(InMemoryStore())
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let driver = try await SQLiteDriver.open(path: directory.appendingPathComponent("s.sqlite").path, logger: Logger(label: "test"))
+            let store = SQLStore(driver: driver)
+            do {
+                try await body(store)
+            } catch {
+                try? await store.close()
+                throw error
+            }
+            try await store.close()
+        }
+    }
+
+    static func accelerator(_ id: String, domain: String = "d1", status: ResourceStatus = .pending, revision: Int64 = 1) -> Accelerator {
+        Accelerator(
+            id: id,
+            domainID: domain,
+            parentID: nil,
+            name: "acc-\(id)",
+            status: status,
+            revision: revision,
+            createdAt: "2026-01-01T00:00:00Z",
+            updatedAt: "2026-01-01T00:00:00Z",
+            spec: AcceleratorSpec(description: "", ipSets: [], enterpriseProjectID: "0", flavorID: "default", tags: [])
+        )
+    }
+
+    @Test(arguments: Kind.allCases) func aThrowingWriteChangesNothing(kind: Kind) async throws {
+        struct Refused: Error {}
+        try await Self.withStore(kind) { store in
+            await #expect(throws: Refused.self) {
+                try await store.write { tx async throws in
+                    _ = try await tx.nextRevision()
+                    try await tx.insert(Self.accelerator("a1"))
+                    try await tx.reserveAddress("127.10.0.1", acceleratorID: "a1", area: .outsideChineseMainland, ipType: .ipv4)
+                    throw Refused()
+                }
+            }
+            try await store.read { tx async throws in
+                #expect(try await tx.currentRevision() == 0)
+                #expect(try await tx.find(AcceleratorSpec.self, id: "a1") == nil)
+                #expect(try await tx.addressesInUse(area: .outsideChineseMainland, ipType: .ipv4).isEmpty)
+            }
+        }
+    }
+
+    @Test(arguments: Kind.allCases) func revisionsGrowByOnePerWrite(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            var seen: [Int64] = []
+            for _ in 0..<5 {
+                seen.append(try await store.write { tx in try await tx.nextRevision() })
+            }
+            #expect(seen == [1, 2, 3, 4, 5])
+            #expect(try await store.read { tx in try await tx.currentRevision() } == 5)
+        }
+    }
+
+    @Test(arguments: Kind.allCases) func anAddressIsHeldByOneAcceleratorOnly(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            try await store.write { tx async throws in
+                try await tx.reserveAddress("127.10.0.1", acceleratorID: "a1", area: .outsideChineseMainland, ipType: .ipv4)
+            }
+            await #expect(throws: (any Error).self) {
+                try await store.write { tx async throws in
+                    try await tx.reserveAddress("127.10.0.1", acceleratorID: "a2", area: .outsideChineseMainland, ipType: .ipv4)
+                }
+            }
+            try await store.write { tx async throws in
+                try await tx.insert(Self.accelerator("a1"))
+                try await tx.remove(.accelerator, id: "a1")
+            }
+            // Removing the accelerator releases its address.
+            try await store.write { tx async throws in
+                #expect(try await tx.addressesInUse(area: .outsideChineseMainland, ipType: .ipv4).isEmpty)
+                try await tx.reserveAddress("127.10.0.1", acceleratorID: "a2", area: .outsideChineseMainland, ipType: .ipv4)
+            }
+        }
+    }
+
+    @Test(arguments: Kind.allCases) func listsPageInIDOrderWithinOneAccount(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            try await store.write { tx async throws in
+                for index in 0..<7 { try await tx.insert(Self.accelerator("a\(index)")) }
+                try await tx.insert(Self.accelerator("b0", domain: "d2"))
+            }
+            try await store.read { tx async throws in
+                var query = ListQuery()
+                query.limit = 3
+                let first = try await tx.list(AcceleratorSpec.self, domainID: "d1", query: query)
+                #expect(first.items.map(\.id) == ["a0", "a1", "a2"])
+                #expect(first.nextMarker == "a2")
+                query.marker = first.nextMarker
+                let second = try await tx.list(AcceleratorSpec.self, domainID: "d1", query: query)
+                #expect(second.items.map(\.id) == ["a3", "a4", "a5"])
+                query.marker = second.nextMarker
+                let last = try await tx.list(AcceleratorSpec.self, domainID: "d1", query: query)
+                #expect(last.items.map(\.id) == ["a6"])
+                #expect(last.nextMarker == nil)
+                var reverse = ListQuery()
+                reverse.pageReverse = true
+                reverse.marker = "a3"
+                #expect(try await tx.list(AcceleratorSpec.self, domainID: "d1", query: reverse).items.map(\.id) == ["a2", "a1", "a0"])
+                // Another account's resources are neither found nor listed nor counted.
+                #expect(try await tx.find(AcceleratorSpec.self, id: "b0", domainID: "d1") == nil)
+                #expect(try await tx.count(.accelerator, domainID: "d1") == 7)
+                #expect(try await tx.all(AcceleratorSpec.self, domainID: "d2").map(\.id) == ["b0"])
+            }
+        }
+    }
+
+    @Test(arguments: Kind.allCases) func unsettledHoldsWhatAReportCanChange(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            try await store.write { tx async throws in
+                try await tx.insert(Self.accelerator("pending", status: .pending, revision: 2))
+                try await tx.insert(Self.accelerator("active", status: .active, revision: 2))
+                try await tx.insert(Self.accelerator("failed", status: .active, revision: 2))
+                try await tx.insert(Self.accelerator("later", status: .pending, revision: 9))
+                try await tx.insert(Self.accelerator("deleting", status: .deleting, revision: 3))
+            }
+            let unsettled = try await store.read { tx in try await tx.unsettled(atOrBefore: 3, orAmong: ["failed"]) }
+            #expect(Set(unsettled.map(\.id)) == ["pending", "failed", "deleting"])
+        }
+    }
+
+    @Test(arguments: Kind.allCases) func updatesKeepParentAndCreationTime(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            try await store.write { tx in try await tx.insert(Self.accelerator("a1")) }
+            try await store.write { tx async throws in
+                var changed = Self.accelerator("a1", status: .active, revision: 4)
+                changed.name = "renamed"
+                changed.createdAt = "ignored"
+                changed.updatedAt = "2026-02-02T00:00:00Z"
+                changed.healthState = .healthy
+                try await tx.update(changed)
+                try await tx.setStatus(.accelerator, id: "a1", .deleting, revision: 5, updatedAt: nil)
+            }
+            let stored = try #require(try await store.read { tx in try await tx.find(AcceleratorSpec.self, id: "a1", domainID: "d1") })
+            #expect(stored.name == "renamed")
+            #expect(stored.createdAt == "2026-01-01T00:00:00Z")
+            #expect(stored.updatedAt == "2026-02-02T00:00:00Z")
+            #expect(stored.status == .deleting)
+            #expect(stored.revision == 5)
+            #expect(stored.healthState == .healthy)
+        }
+    }
+
+    @Test(arguments: Kind.allCases) func accountsAndKeys(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let account = StoredAccount(caller: Caller(domainID: "d1", domainName: "team", userName: "team"), passwordHash: "h")
+            try await store.write { tx in try await tx.insertAccount(account, accessKey: "AK1", sealedSecret: "sealed", createdAt: "t") }
+            do {
+                try await store.write { tx async throws in
+                    let twin = StoredAccount(caller: Caller(domainID: "d2", domainName: "team", userName: "team"), passwordHash: "h")
+                    try await tx.insertAccount(twin, accessKey: "AK2", sealedSecret: "s", createdAt: "t")
+                }
+                Issue.record("a second account named team was stored")
+            } catch let error as GAError {
+                #expect(error.code == "IAM.0001")
+                #expect(error.httpStatus == 409)
+            }
+            try await store.read { tx async throws in
+                #expect(try await tx.accountCount() == 1)
+                #expect(try await tx.account(domainID: "d1") == account)
+                #expect(try await tx.account(domainName: "team", userName: "team") == account)
+                #expect(try await tx.account(domainName: "team", userName: "other") == nil)
+                let key = try #require(try await tx.accessKey("AK1"))
+                #expect(key.sealedSecret == "sealed")
+                #expect(key.account == account)
+                #expect(try await tx.accessKey("AK2") == nil)
+            }
+        }
+    }
+}
+
+/// The SQL store's own duties: its schema survives a reopen and migrations run once.
+@Suite struct SQLiteStoreTests {
+    @Test func reopeningKeepsDataAndRunsNoMigrationTwice() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("s.sqlite").path
+        let first = SQLStore(driver: try await SQLiteDriver.open(path: path, logger: Logger(label: "test")))
+        try await first.write { tx in
+            _ = try await tx.nextRevision()
+            try await tx.insert(StoreContractTests.accelerator("a1"))
+        }
+        try await first.close()
+        let second = SQLStore(driver: try await SQLiteDriver.open(path: path, logger: Logger(label: "test")))
+        let migrations = try await second.driver.read { db in
+            try await db.raw("SELECT COUNT(*) AS n FROM schema_migrations").first()?.decode(column: "n", as: Int.self)
+        }
+        #expect(migrations == Migrations.versions.count)
+        try await second.read { tx async throws in
+            #expect(try await tx.currentRevision() == 1)
+            #expect(try await tx.find(AcceleratorSpec.self, id: "a1")?.name == "acc-a1")
+        }
+        try await second.close()
+    }
+}
