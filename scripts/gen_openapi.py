@@ -78,7 +78,7 @@ CREATES_REFERENCING_RESOURCES = {
 }
 
 # Limits the server enforces where models.json states none (model, field) -> constraints in models.json's
-# notation. The server's request schemas (RequestSchemas.swift) must agree; a Swift test compares them.
+# notation. The server validates request bodies against the document this script writes, so these are enforced.
 SERVER_FIELD_LIMITS = {
     ("CreateAcceleratorOption", "enterprise_project_id"): {"min_length": 1},
     ("CreateListenerOption", "port_ranges"): {"max_items": 10},
@@ -94,6 +94,12 @@ SERVER_FIELD_LIMITS = {
     ("CreateLogtankOption", "log_stream_id"): {"min_length": 1, "max_length": 64},
     ("UpdateLogtankOption", "log_group_id"): {"min_length": 1, "max_length": 64},
     ("UpdateLogtankOption", "log_stream_id"): {"min_length": 1, "max_length": 64},
+    # Tag keys and values: Unicode letters, digits and a few marks (the description says which); an empty key passes
+    # the schema and is refused with the API's own code for it, GA.9109.
+    ("ResourceTag", "key"): {"extensions": {"x-character-rule": "tag-key", "x-empty-refused-with": "GA.9109"}},
+    ("ResourceTag", "value"): {"extensions": {"x-character-rule": "tag-value"}},
+    ("DeletingResourceTag", "key"): {"extensions": {"x-empty-refused-with": "GA.9109"}},
+    ("Tag", "key"): {"extensions": {"x-empty-refused-with": "GA.9109"}},
 }
 
 STATUS_DESCRIPTIONS = {
@@ -223,6 +229,10 @@ class SchemaBuilder:
             target["maxLength"] = field["max_length"]
         if "pattern" in field:
             target["pattern"] = field["pattern"]
+        # Slipstream's own `x-` keywords: rules a JSON Schema pattern cannot state portably (Unicode letter classes,
+        # reserved prefixes), and fields whose emptiness a rule answers with its own error code. The server builds
+        # its request validation from this document, so these are the rules it enforces.
+        target.update(field.get("extensions", {}))
         if "forbidden_chars" in field:
             chars = field["forbidden_chars"]
             readable = " ".join("'{}'".format(c) for c in chars)

@@ -58,7 +58,8 @@ import Testing
     }
 
     /// Every limit the server enforces on a request body is the one the document states: a field the server checks
-    /// is documented with the same required flag, length, range, item count and allowed values.
+    /// is documented with the same required flag, length, range, item count and allowed values. The validation is built
+    /// from the document (``RequestSchemas``); this reads the document a second, independent way and compares.
     @Test func requestSchemasAgreeWithTheDocument() throws {
         let document = OpenAPIDocument.parsed()
         let components = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: Any])
@@ -85,8 +86,8 @@ import Testing
             ("CreateLogtankRequestBody", RequestSchemas.createLogtank),
             ("UpdateLogtankRequestBody", RequestSchemas.updateLogtank),
         ]
-        // Stricter in the document on purpose: an empty tag key passes the schema check and is answered with the
-        // reference's own code for it, GA.9109, instead of GA.9001.
+        // Stricter in the document on purpose (`x-empty-refused-with`): an empty tag key passes the schema check and is
+        // answered with the reference's own code for it, GA.9109, instead of GA.9001.
         let knownStricter = [
             "CreateAcceleratorRequestBody.accelerator.tags[].key: minLength documented 1, enforced 0",
             "CreateListenerRequestBody.listener.tags[].key: minLength documented 1, enforced 0",

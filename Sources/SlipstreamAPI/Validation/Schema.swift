@@ -2,8 +2,9 @@ import SlipstreamModel
 
 /// A declarative description of a request body, checked before the body is decoded.
 ///
-/// It mirrors the constraints `models.json` states for each request option (required fields, types, enums,
-/// lengths, ranges, item counts, patterns), so every rejection names the offending field with GA.9001.
+/// Built from the served OpenAPI document (``RequestSchemas``), which states the constraints `models.json` gives each
+/// request option (required fields, types, enums, lengths, ranges, item counts, patterns), so every rejection names
+/// the offending field with GA.9001.
 public indirect enum Schema: Sendable {
     case object([Field])
     case array(Schema, minItems: Int = 0, maxItems: Int? = nil)
