@@ -14,7 +14,8 @@ extension ControlPlane {
             if let twin = siblings.first(where: { $0.spec.resourceID == options.resourceID || $0.spec.ipAddress == options.ipAddress }) {
                 throw GAError.alreadyExists("endpoint \(options.resourceID) (\(options.ipAddress)) as \(twin.id)")
             }
-            let check = try await tx.children(HealthCheckSpec.self, of: group.id).first
+            // A check on its way out monitors nothing: its group's endpoints were set NO_MONITOR when it was deleted.
+            let check = try await tx.children(HealthCheckSpec.self, of: group.id).first { $0.status != .deleting }
             let endpoint = Endpoint(
                 id: id,
                 domainID: domainID,

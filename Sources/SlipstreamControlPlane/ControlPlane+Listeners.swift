@@ -63,11 +63,15 @@ extension ControlPlane {
         }
     }
 
+    /// Marks a listener `DELETING`; refused (GA.9005) while endpoint groups, a logtank or an IP group's access control
+    /// hang on it. The IP-group check runs in the same write transaction, so an association committed meanwhile
+    /// cannot slip past it.
     public func deleteListener(domainID: String, id: String) async throws {
-        if let group = try await self.read({ tx in try await Self.ipGroup(associatedWith: id, domainID: domainID, on: tx) }) {
-            throw GAError.inUse(.listener, id, by: .ipGroup).with(detail: "ip_group \(group.id)")
+        try await self.markDeleting(ListenerSpec.self, id, domainID: domainID, blockedBy: [.endpointGroup, .logtank]) { tx in
+            if let group = try await Self.ipGroup(associatedWith: id, domainID: domainID, on: tx) {
+                throw GAError.inUse(.listener, id, by: .ipGroup).with(detail: "ip_group \(group.id)")
+            }
         }
-        try await self.markDeleting(ListenerSpec.self, id, domainID: domainID, blockedBy: [.endpointGroup, .logtank])
     }
 
     /// GA.9103 when a listener with `ranges` on an accelerator with `addresses` addresses would take the account past

@@ -53,15 +53,22 @@ public struct ControlPlane: Sendable {
         return resource
     }
 
-    /// Marks a resource `DELETING` unless children of `childKinds` still exist (GA.9005). The reconciler removes
-    /// it once the data plane has let go of it.
-    func markDeleting<S: ResourceSpec>(_ type: S.Type, _ id: String, domainID: String, blockedBy childKinds: [ResourceKind]) async throws {
+    /// Marks a resource `DELETING` unless children of `childKinds` still exist (GA.9005) or `check`, run in the same
+    /// transaction, throws. The reconciler removes it once the data plane has let go of it.
+    func markDeleting<S: ResourceSpec>(
+        _ type: S.Type,
+        _ id: String,
+        domainID: String,
+        blockedBy childKinds: [ResourceKind],
+        check: @escaping @Sendable (any StoreTransaction) async throws -> Void = { _ in }
+    ) async throws {
         try await self.write { tx, revision, now in
             let resource = try await Self.require(type, id, domainID: domainID, on: tx)
             guard resource.status != .deleting else { return }
             for child in childKinds where try await tx.count(child, domainID: domainID, parentID: id) > 0 {
                 throw GAError.inUse(S.kind, id, by: child)
             }
+            try await check(tx)
             try await tx.setStatus(S.kind, id: id, .deleting, revision: revision, updatedAt: now)
         }
     }

@@ -46,7 +46,8 @@ public struct AccountStore: Sendable {
     /// Creates an account named `name` (domain name and user name) with one access key. Throws GA.9001 for a name
     /// that breaks the naming rule, IAM.0001 (409) when the name is taken.
     public func createAccount(name: String) async throws -> AccountCredentials {
-        if let reason = StringPattern.name.violation(in: name) ?? (name.count > 64 ? "is longer than 64 characters" : nil) {
+        // The API's name rule: 1 to 64 characters, as `^[A-Za-z0-9\-\u4e00-\u9fa5]{1,64}$` states.
+        if let reason = (1...64).contains(name.count) ? StringPattern.name.violation(in: name) : "length must be between 1 and 64" {
             throw GAError.invalid("name", reason)
         }
         let credentials = AccountCredentials(
