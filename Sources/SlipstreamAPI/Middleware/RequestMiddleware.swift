@@ -35,7 +35,7 @@ struct RequestMiddleware: RouterMiddleware {
         response.headers[.requestID] = context.requestID
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        self.metrics.record(method: request.method.rawValue, status: Int(response.status.code), seconds: milliseconds / 1000)
+        self.metrics.record(method: request.method.rawValue, status: Int(response.status.code), elapsed: elapsed)
         self.logger.info(
             "request",
             metadata: [
