@@ -21,12 +21,7 @@ struct IPGroupController {
     }
 
     func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let options = try await RequestParsing.body(
-            IPGroupOptions.Create.self,
-            key: "ip_group",
-            schema: RequestSchemas.createIPGroup,
-            request: request
-        )
+        let options = try await request.decode(as: IPGroupOptions.Create.self, context: context)
         let group = try await self.controlPlane.createIPGroup(domainID: context.caller.domainID, options)
         return try JSONResponse.make(.created, ["ip_group": IPGroupDetail(group)], context: context)
     }
@@ -45,12 +40,7 @@ struct IPGroupController {
 
     func update(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try RequestParsing.id("ip_group_id", context: context)
-        let options = try await RequestParsing.body(
-            IPGroupOptions.Update.self,
-            key: "ip_group",
-            schema: RequestSchemas.updateIPGroup,
-            request: request
-        )
+        let options = try await request.decode(as: IPGroupOptions.Update.self, context: context)
         let group = try await self.controlPlane.updateIPGroup(domainID: context.caller.domainID, id: id, options)
         return try JSONResponse.make(.ok, ["ip_group": IPGroupDetail(group)], context: context)
     }
@@ -61,39 +51,38 @@ struct IPGroupController {
     }
 
     func addIPs(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try await self.action(request, context, schema: RequestSchemas.addIPs) { (options: IPGroupOptions.AddIPs, domainID, id) in
+        try await self.action(request, context) { (options: IPGroupOptions.AddIPs, domainID, id) in
             try await self.controlPlane.addIPs(domainID: domainID, id: id, options)
         }
     }
 
     func removeIPs(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try await self.action(request, context, schema: RequestSchemas.removeIPs) { (options: IPGroupOptions.RemoveIPs, domainID, id) in
+        try await self.action(request, context) { (options: IPGroupOptions.RemoveIPs, domainID, id) in
             try await self.controlPlane.removeIPs(domainID: domainID, id: id, options)
         }
     }
 
     func associate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try await self.action(request, context, schema: RequestSchemas.associateListener) { (options: IPGroupOptions.Associate, domainID, id) in
+        try await self.action(request, context) { (options: IPGroupOptions.Associate, domainID, id) in
             try await self.controlPlane.associateListener(domainID: domainID, id: id, options)
         }
     }
 
     func disassociate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try await self.action(request, context, schema: RequestSchemas.disassociateListener) { (options: IPGroupOptions.Disassociate, domainID, id) in
+        try await self.action(request, context) { (options: IPGroupOptions.Disassociate, domainID, id) in
             try await self.controlPlane.disassociateListener(domainID: domainID, id: id, options)
         }
     }
 
-    /// `POST /v1/ip-groups/{ip_group_id}/<action>`: the body (no wrapping key) checked against `schema`, then `perform`;
-    /// answers 200 with only `request_id`.
-    private func action<Options: Decodable>(
+    /// `POST /v1/ip-groups/{ip_group_id}/<action>`: the body checked and decoded, then `perform`; answers 200 with only
+    /// `request_id`.
+    private func action<Options: GARequestBody>(
         _ request: Request,
         _ context: AuthenticatedContext,
-        schema: Schema,
         perform: (Options, _ domainID: String, _ id: String) async throws -> Void
     ) async throws -> Response {
         let id = try RequestParsing.id("ip_group_id", context: context)
-        let options = try await RequestParsing.body(Options.self, key: nil, schema: schema, request: request)
+        let options = try await request.decode(as: Options.self, context: context)
         try await perform(options, context.caller.domainID, id)
         return try JSONResponse.make(.ok, [:], context: context)
     }

@@ -37,7 +37,7 @@ struct TagController {
         let caller = context.caller
         let kind = try Kind(context)
         let id = try RequestParsing.id("resource_id", context: context)
-        let body = try await RequestParsing.body(TagOptions.Create.self, key: nil, schema: RequestSchemas.createTags, request: request)
+        let body = try await request.decode(as: TagOptions.Create.self, context: context)
         switch kind {
         case .accelerators: try await self.controlPlane.addTags(AcceleratorSpec.self, domainID: caller.domainID, id: id, body.tags)
         case .listeners: try await self.controlPlane.addTags(ListenerSpec.self, domainID: caller.domainID, id: id, body.tags)
@@ -49,7 +49,7 @@ struct TagController {
         let caller = context.caller
         let kind = try Kind(context)
         let id = try RequestParsing.id("resource_id", context: context)
-        let keys = try await RequestParsing.body(TagOptions.Delete.self, key: nil, schema: RequestSchemas.deleteTags, request: request).tags.map(
+        let keys = try await request.decode(as: TagOptions.Delete.self, context: context).tags.map(
             \.key
         )
         switch kind {
@@ -102,7 +102,7 @@ struct TagController {
         let filter =
             empty
             ? TagOptions.Filter()
-            : try await RequestParsing.body(TagOptions.Filter.self, key: nil, schema: RequestSchemas.tagFilter, request: request)
+            : try await request.decode(as: TagOptions.Filter.self, context: context)
         switch kind {
         case .accelerators: return try await self.controlPlane.resources(AcceleratorSpec.self, domainID: caller.domainID, matching: filter)
         case .listeners: return try await self.controlPlane.resources(ListenerSpec.self, domainID: caller.domainID, matching: filter)

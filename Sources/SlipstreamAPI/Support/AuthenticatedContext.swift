@@ -10,6 +10,10 @@ struct AuthenticatedContext: ChildRequestContext, RequestIdentified {
     var coreContext: CoreRequestContextStorage
     let requestID: String
     let caller: Caller
+    /// Bodies are checked against their schema, then decoded (``GARequestDecoder``).
+    var requestDecoder: GARequestDecoder { GARequestDecoder() }
+    /// Typed replies become GA bodies with `request_id` (``GAResponseEncoder``).
+    var responseEncoder: GAResponseEncoder { GAResponseEncoder() }
 
     /// - Throws: 401 APIGW.0301 when the parent context carries no caller (a route outside ``AuthMiddleware``'s
     ///   reach; none is).

@@ -6,16 +6,15 @@ import SlipstreamModel
 /// list (`GET`, with `page_info`), show (`GET /{id}`), update (`PUT /{id}`) and delete (`DELETE /{id}`, 204). Single
 /// resources travel under `key` (`{"listener": {…}}`), lists under `listKey`, and every body carries `request_id`.
 ///
-/// A kind is described by a value of this type: its keys, schemas and list filters, and closures that call the
+/// A kind is described by a value of this type: its keys and list filters (the bodies' schemas come with their types,
+/// ``GARequestBody``), and closures that call the
 /// control plane with the authenticated caller.
-struct ResourceRoutes<Spec: ResourceSpec, Create: Decodable & Sendable, Update: Decodable & Sendable, Detail: Encodable & Sendable>: Sendable {
+struct ResourceRoutes<Spec: ResourceSpec, Create: GARequestBody, Update: GARequestBody, Detail: Encodable & Sendable>: Sendable {
     /// Body key of one resource (`listener`) and of a list (`listeners`).
     var key: String
     var listKey: String
     /// Path capture of the resource id (`listener_id`).
     var idParameter: String
-    var createSchema: Schema
-    var updateSchema: Schema
     /// Query filters the list accepts (`id`, `name`, `status`, `enterprise_project_id`) and its parent filter.
     var listFilters: Set<String>
     var parentKey: String? = nil
@@ -39,28 +38,28 @@ extension RouteCollection<AuthenticatedContext> {
     func add<Spec, Create, Update, Detail>(_ resource: ResourceRoutes<Spec, Create, Update, Detail>) {
         let item = RouterPath(":\(resource.idParameter)")
         self.post { request, context in
-            let options = try await RequestParsing.body(Create.self, key: resource.key, schema: resource.createSchema, request: request)
+            let options = try await request.decode(as: Create.self, context: context)
             let created = try await resource.create(context, options)
-            return try JSONResponse.make(.created, [resource.key: resource.detail(created)], context: context)
+            return EditedResponse(status: .created, response: ResourceReply(key: resource.key, detail: resource.detail(created)))
         }
         self.get { request, context in
             let query = try RequestParsing.listQuery(request, filters: resource.listFilters, parentKey: resource.parentKey)
             let page = try await resource.list(context, query, request)
-            return try JSONResponse.page(resource.listKey, page, resource.detail, context: context)
+            return PageReply(key: resource.listKey, items: page.items.map(resource.detail), nextMarker: page.nextMarker)
         }
         self.get(item) { _, context in
             let found = try await resource.show(context, try RequestParsing.id(resource.idParameter, context: context))
-            return try JSONResponse.make(.ok, [resource.key: resource.detail(found)], context: context)
+            return ResourceReply(key: resource.key, detail: resource.detail(found))
         }
         self.put(item) { request, context in
             let id = try RequestParsing.id(resource.idParameter, context: context)
-            let options = try await RequestParsing.body(Update.self, key: resource.key, schema: resource.updateSchema, request: request)
+            let options = try await request.decode(as: Update.self, context: context)
             let updated = try await resource.update(context, id, options)
-            return try JSONResponse.make(.ok, [resource.key: resource.detail(updated)], context: context)
+            return ResourceReply(key: resource.key, detail: resource.detail(updated))
         }
         self.delete(item) { _, context in
             try await resource.delete(context, try RequestParsing.id(resource.idParameter, context: context))
-            return JSONResponse.noContent()
+            return HTTPResponse.Status.noContent
         }
     }
 }
