@@ -24,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // The resource model and the PoP contract: no I/O library.
@@ -43,7 +46,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // SQL only: the control plane's store protocols on SQLite.
+        // SQL only: the control plane's store protocols on SQLite and PostgreSQL.
         .target(
             name: "SlipstreamStore",
             dependencies: [
@@ -51,6 +54,9 @@ let package = Package(
                 "SlipstreamControlPlane",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -102,6 +108,7 @@ let package = Package(
                 "SlipstreamControlPlane",
                 "SlipstreamStore",
                 "SlipstreamModel",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -17,23 +17,46 @@ public struct DataDirectory: Sendable {
     /// Set when this call created the first account.
     public let firstAccount: AccountCredentials?
 
-    /// Opens the directory, creating it, its key and its database as needed. With `bootstrap`, an empty store
-    /// gets a first account, written to `credentials.json`.
+    /// Opens the directory, creating it, its key and its database as needed (the SQLite file, or the PostgreSQL
+    /// database of ``SlipstreamConfiguration/databaseURL``). With `bootstrap`, an empty store gets a first account,
+    /// written to `credentials.json`.
+    ///
+    /// - Throws: ``ConfigurationError`` for a database URL without `SLIPSTREAM_MASTER_KEY`, a bad key or URL; the
+    ///   database's error when it cannot be opened.
     public static func open(configuration: SlipstreamConfiguration, logger: Logger, bootstrap: Bool = true) async throws -> DataDirectory {
         let directory = URL(fileURLWithPath: configuration.dataDirectory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // Replicas of one database must seal and verify with one key, so it cannot be a file of one replica.
+        if configuration.databaseURL != nil && configuration.masterKey == nil {
+            throw ConfigurationError("SLIPSTREAM_MASTER_KEY is required with a database URL: every replica must share it")
+        }
         let masterKey = try MasterKey(bytes: try self.masterKeyBytes(configuration: configuration, directory: directory))
-        let database = try await SQLiteDriver.open(path: directory.appendingPathComponent(self.databaseFile).path, logger: logger)
+        let database: any DatabaseDriver
+        if let url = configuration.databaseURL {
+            database = try await PostgresDriver.open(url: url, logger: logger)
+        } else {
+            database = try await SQLiteDriver.open(path: directory.appendingPathComponent(self.databaseFile).path, logger: logger)
+        }
         let store = SQLStore(driver: database)
         let accounts = AccountStore(store: store, masterKey: masterKey)
         var first: AccountCredentials?
-        if bootstrap, try await accounts.accountCount() == 0 {
-            let credentials = try await accounts.createAccount(name: "slipstream")
+        if bootstrap, try await accounts.accountCount() == 0,
+            let credentials = try await Self.createFirstAccount(accounts)
+        {
             let data = try JSONEncoder.pretty.encode(credentials)
             try self.writePrivate(data, to: directory.appendingPathComponent(self.credentialsFile))
             first = credentials
         }
         return DataDirectory(store: store, accounts: accounts, firstAccount: first)
+    }
+
+    /// The first account, or nil when another replica of a shared database made it first.
+    static func createFirstAccount(_ accounts: AccountStore) async throws -> AccountCredentials? {
+        do {
+            return try await accounts.createAccount(name: "slipstream")
+        } catch let error as GAError where error.code == "IAM.0001" {
+            return nil
+        }
     }
 
     static func masterKeyBytes(configuration: SlipstreamConfiguration, directory: URL) throws -> [UInt8] {

@@ -37,12 +37,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on (SLIPSTREAM_HOST, default 127.0.0.1).") var host: String?
     @Option(help: "Port to listen on (SLIPSTREAM_PORT, default 8080).") var port: Int?
     @Option(help: "Directory for the database and keys (SLIPSTREAM_DATA_DIR, default ./.slipstream).") var dataDir: String?
+    @Option(
+        help:
+            "A PostgreSQL database shared by API replicas, postgres://user[:password]@host[:port]/database (SLIPSTREAM_DATABASE_URL; needs SLIPSTREAM_MASTER_KEY)."
+    )
+    var databaseURL: String?
 
     func run() async throws {
         var configuration = try SlipstreamConfiguration(environment: ProcessInfo.processInfo.environment)
         if let host { configuration.host = host }
         if let port { configuration.port = port }
         if let dataDir { configuration.dataDirectory = dataDir }
+        if let databaseURL { configuration.databaseURL = databaseURL }
         let logger = makeLogger(configuration.logLevel)
         if let limits = DescriptorLimit.raiseSoftLimitToHard() {
             logger.info(
@@ -71,10 +77,13 @@ struct Admin: AsyncParsableCommand {
 
         @Option(help: "The data directory (SLIPSTREAM_DATA_DIR, default ./.slipstream).") var dataDir: String?
         @Option(help: "Account (domain) and user name: letters, digits and '-', 1-64 characters.") var name: String
+        @Option(help: "The PostgreSQL database of the replicas (SLIPSTREAM_DATABASE_URL; needs SLIPSTREAM_MASTER_KEY).")
+        var databaseURL: String?
 
         func run() async throws {
             var configuration = try SlipstreamConfiguration(environment: ProcessInfo.processInfo.environment)
             if let dataDir { configuration.dataDirectory = dataDir }
+            if let databaseURL { configuration.databaseURL = databaseURL }
             var logger = Logger(label: "slipstream")
             logger.logLevel = .warning
             let directory = try await DataDirectory.open(configuration: configuration, logger: logger, bootstrap: false)

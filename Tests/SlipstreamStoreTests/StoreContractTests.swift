@@ -5,14 +5,18 @@ import SlipstreamModel
 import Testing
 
 @testable import SlipstreamStore
+@testable import SlipstreamTestSupport
 
 /// The contract of the control plane's store, held by both implementations: the SQL store on a real SQLite file and
 /// the in-memory store the rule tests run on. A rule test that passes on the in-memory store therefore says something
 /// about the SQL store too.
 @Suite struct StoreContractTests {
     enum Kind: String, CaseIterable, CustomTestStringConvertible {
-        case sqlite, inMemory
+        case sqlite, postgres, inMemory
         var testDescription: String { self.rawValue }
+
+        /// The stores this run can reach: PostgreSQL when `SLIPSTREAM_TEST_DATABASE_URL` names a server.
+        static var available: [Kind] { TestPostgres.url == nil ? [.sqlite, .inMemory] : Self.allCases }
     }
 
     /// A store of `kind`, closed (and its file removed) after `body`.
@@ -20,6 +24,17 @@ import Testing
         switch kind {
         case .inMemory:
             try await body(InMemoryStore())
+        case .postgres:
+            try await TestPostgres.withDatabase { url in
+                let store = SQLStore(driver: try await PostgresDriver.open(url: url, logger: Logger(label: "test")))
+                do {
+                    try await body(store)
+                } catch {
+                    try? await store.close()
+                    throw error
+                }
+                try await store.close()
+            }
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -50,7 +65,7 @@ import Testing
         )
     }
 
-    @Test(arguments: Kind.allCases) func aThrowingWriteChangesNothing(kind: Kind) async throws {
+    @Test(arguments: Kind.available) func aThrowingWriteChangesNothing(kind: Kind) async throws {
         struct Refused: Error {}
         try await Self.withStore(kind) { store in
             await #expect(throws: Refused.self) {
@@ -69,7 +84,7 @@ import Testing
         }
     }
 
-    @Test(arguments: Kind.allCases) func revisionsGrowByOnePerWrite(kind: Kind) async throws {
+    @Test(arguments: Kind.available) func revisionsGrowByOnePerWrite(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
             var seen: [Int64] = []
             for _ in 0..<5 {
@@ -80,7 +95,7 @@ import Testing
         }
     }
 
-    @Test(arguments: Kind.allCases) func anAddressIsHeldByOneAcceleratorOnly(kind: Kind) async throws {
+    @Test(arguments: Kind.available) func anAddressIsHeldByOneAcceleratorOnly(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
             try await store.write { tx async throws in
                 try await tx.reserveAddress("127.10.0.1", acceleratorID: "a1", area: .outsideChineseMainland, ipType: .ipv4)
@@ -102,7 +117,7 @@ import Testing
         }
     }
 
-    @Test(arguments: Kind.allCases) func listsPageInIDOrderWithinOneAccount(kind: Kind) async throws {
+    @Test(arguments: Kind.available) func listsPageInIDOrderWithinOneAccount(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
             try await store.write { tx async throws in
                 for index in 0..<7 { try await tx.insert(Self.accelerator("a\(index)")) }
@@ -133,7 +148,7 @@ import Testing
         }
     }
 
-    @Test(arguments: Kind.allCases) func unsettledHoldsWhatAReportCanChange(kind: Kind) async throws {
+    @Test(arguments: Kind.available) func unsettledHoldsWhatAReportCanChange(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
             try await store.write { tx async throws in
                 try await tx.insert(Self.accelerator("pending", status: .pending, revision: 2))
@@ -147,7 +162,7 @@ import Testing
         }
     }
 
-    @Test(arguments: Kind.allCases) func updatesKeepParentAndCreationTime(kind: Kind) async throws {
+    @Test(arguments: Kind.available) func updatesKeepParentAndCreationTime(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
             try await store.write { tx in try await tx.insert(Self.accelerator("a1")) }
             try await store.write { tx async throws in
@@ -169,7 +184,7 @@ import Testing
         }
     }
 
-    @Test(arguments: Kind.allCases) func accountsAndKeys(kind: Kind) async throws {
+    @Test(arguments: Kind.available) func accountsAndKeys(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
             let account = StoredAccount(caller: Caller(domainID: "d1", domainName: "team", userName: "team"), passwordHash: "h")
             try await store.write { tx in try await tx.insertAccount(account, accessKey: "AK1", sealedSecret: "sealed", createdAt: "t") }

@@ -6,7 +6,8 @@ import SlipstreamModel
 ///
 /// Environment variables (the command line wins over them):
 /// - `SLIPSTREAM_HOST` (default `127.0.0.1`), `SLIPSTREAM_PORT` (default `8080`),
-///   `SLIPSTREAM_DATA_DIR` (default `./.slipstream`)
+///   `SLIPSTREAM_DATA_DIR` (default `./.slipstream`), `SLIPSTREAM_DATABASE_URL` (default none: SQLite in the data
+///   directory; with it, `SLIPSTREAM_MASTER_KEY` is required)
 /// - `SLIPSTREAM_POOL_OUTOFCM_IPV4` (default `127.10.0.0/16`), `SLIPSTREAM_POOL_CM_IPV4` (default `127.20.0.0/16`),
 ///   `SLIPSTREAM_POOL_OUTOFCM_IPV6`, `SLIPSTREAM_POOL_CM_IPV6` (default empty): comma-separated CIDR blocks
 /// - `SLIPSTREAM_REGIONS`: comma-separated `region_id:AREA` (default
@@ -28,6 +29,9 @@ public struct SlipstreamConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
     public var dataDirectory = ".slipstream"
+    /// A PostgreSQL database shared by several API replicas (`postgres://user[:password]@host[:port]/database`);
+    /// nil keeps the embedded SQLite file in the data directory.
+    public var databaseURL: String?
     /// Address pools keyed by `AREA/IP_TYPE`, e.g. `OUTOFCM/IPV4`.
     public var pools: [String: [CIDR]] = [
         "OUTOFCM/IPV4": [CIDR("127.10.0.0/16")!],
@@ -100,6 +104,7 @@ public struct SlipstreamConfiguration: Sendable {
         if let host = value("SLIPSTREAM_HOST") { self.host = host }
         if let port = try integer("SLIPSTREAM_PORT", 0...65535) { self.port = port }
         if let dir = value("SLIPSTREAM_DATA_DIR") { self.dataDirectory = dir }
+        if let url = value("SLIPSTREAM_DATABASE_URL") { self.databaseURL = url }
         for key in self.pools.keys.sorted() {
             let name = "SLIPSTREAM_POOL_" + key.replacingOccurrences(of: "/", with: "_")
             guard let raw = environment[name] else { continue }

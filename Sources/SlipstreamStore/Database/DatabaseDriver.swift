@@ -1,13 +1,20 @@
 import SQLKit
 
-/// The narrow interface between the control plane and its SQL database. The SQLite driver is the embedded
-/// default; a PostgreSQL driver implements the same two calls, and everything above them is plain SQLKit.
+/// The narrow interface between the store's SQL and its database. The SQLite driver is the embedded default; the
+/// PostgreSQL driver implements the same calls, and everything above them is plain SQLKit.
 public protocol DatabaseDriver: Sendable {
     /// Runs `body` in one write transaction: committed if it returns, rolled back if it throws.
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Runs `body` against a consistent read view.
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     func close() async throws
+    /// A statement run first in every migration transaction so that processes starting together migrate one at a
+    /// time (PostgreSQL: an advisory lock); nil where the database serialises writers itself (SQLite).
+    var migrationLock: SQLQueryString? { get }
+}
+
+extension DatabaseDriver {
+    public var migrationLock: SQLQueryString? { nil }
 }
 
 /// Serialises async critical sections (an async mutex) so one connection never runs two transactions at once.

@@ -60,13 +60,16 @@ enum Migrations {
     ]
 
     static func run(on driver: some DatabaseDriver) async throws {
+        let lock = driver.migrationLock
         try await driver.write { db in
+            if let lock { try await db.raw(lock).run() }
             try await db.raw(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
             ).run()
         }
         for migration in self.versions {
             try await driver.write { db in
+                if let lock { try await db.raw(lock).run() }
                 let applied = try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: migration.version)")
                     .first()
                 guard applied == nil else { return }
