@@ -53,8 +53,8 @@ public struct ControlPlane: Sendable {
         return resource
     }
 
-    /// Marks a resource `DELETING` unless children of `childKinds` still exist (GA.9005) or `check`, run in the same
-    /// transaction, throws. The reconciler removes it once the data plane has let go of it.
+    /// Marks a resource `DELETING` unless `check`, run first in the same transaction, throws, or children of
+    /// `childKinds` still exist (GA.9005). The reconciler removes it once the data plane has let go of it.
     func markDeleting<S: ResourceSpec>(
         _ type: S.Type,
         _ id: String,
@@ -65,10 +65,10 @@ public struct ControlPlane: Sendable {
         try await self.write { tx, revision, now in
             let resource = try await Self.require(type, id, domainID: domainID, on: tx)
             guard resource.status != .deleting else { return }
+            try await check(tx)
             for child in childKinds where try await tx.count(child, domainID: domainID, parentID: id) > 0 {
                 throw GAError.inUse(S.kind, id, by: child)
             }
-            try await check(tx)
             try await tx.setStatus(S.kind, id: id, .deleting, revision: revision, updatedAt: now)
         }
     }

@@ -58,6 +58,31 @@ import Testing
         }
     }
 
+    /// Bodies with several faults, and the field the error must name: the first fault in the order `models.json` lists
+    /// the fields in (the order the hand-written checks used before validation was built from the document).
+    static let severalFaults: [(path: String, body: String, field: String)] = [
+        (
+            "/v1/listeners",
+            #"{"listener": {"name": "web", "description": "<b>", "protocol": "TCP", "port_ranges": [{"from_port": 80, "to_port": 80}]}}"#,
+            "listener.description"
+        ),
+        (
+            "/v1/accelerators", #"{"accelerator": {"name": "ok", "description": "<x>", "ip_sets": [{"ip_type": "IPV4", "area": "OUTOFCM"}]}}"#,
+            "accelerator.description"
+        ),
+        (
+            "/v1/endpoint-groups", #"{"endpoint_group": {"name": "e", "traffic_dial_percentage": 101, "region_id": "r"}}"#,
+            "endpoint_group.traffic_dial_percentage"
+        ),
+        ("/v1/health-checks", #"{"health_check": {"endpoint_group_id": "g", "port": 0, "enabled": "yes"}}"#, "health_check.protocol"),
+    ]
+
+    @Test(arguments: severalFaults) func theFirstFaultInTheModelsOrderIsNamed(path: String, body: String, field: String) async throws {
+        try await TestServer().run { api in
+            expectError(try await api.call(.post, path, body), 400, "GA.9001", mentioning: "Invalid \(field):")
+        }
+    }
+
     @Test func tagRules() async throws {
         try await TestServer().run { api in
             func body(_ tags: String) -> String {

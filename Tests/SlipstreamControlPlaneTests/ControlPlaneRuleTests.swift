@@ -1301,6 +1301,18 @@ let missingID = "01a226d8-0000-7000-8000-000000000000"
         #expect(try await f.status(IPGroupSpec.self, group.id) == .deleting)
     }
 
+    @Test func aListenerHeldByAnIPGroupAndAnEndpointGroupNamesTheIPGroup() async throws {
+        let f = Fixture()
+        let accelerator = try await f.accelerator()
+        let listener = try await f.listener(on: accelerator.id)
+        _ = try await f.endpointGroup(on: listener.id)
+        let group = try await f.ipGroup()
+        try await f.controlPlane.associateListener(domainID: f.domainID, id: group.id, Fixture.associate(listener.id))
+        try await f.expectRefused(409, "GA.9005", mentioning: "is associated by ip_group (ip_group \(group.id))") {
+            try await f.controlPlane.deleteListener(domainID: f.domainID, id: listener.id)
+        }
+    }
+
     @Test func aListenerDeleteCannotSlipPastAConcurrentAssociation() async throws {
         // The IP-group check of a listener delete runs in the delete's own write transaction: an association committed
         // just before it (another request) is seen, so no DELETING (and later removed) listener stays bound to a group.

@@ -70,8 +70,8 @@ extension Schema {
     static let namedRules: [String: StringPattern] = ["tag-key": .tagKey, "tag-value": .tagValue]
 
     /// The validation schema an OpenAPI 3.0 schema object describes: `$ref` (to `components`) and single-member
-    /// `allOf` resolved; objects with `properties` and `required` (required fields checked first, in the document's
-    /// order, then the optional ones by name); arrays with `minItems`, `maxItems`; strings with `enum`, `minLength`,
+    /// `allOf` resolved; objects with `properties` and `required`, their fields checked in the order of Slipstream's
+    /// `x-field-order` keyword (the order `models.json` lists them in; any others after, by name); arrays with `minItems`, `maxItems`; strings with `enum`, `minLength`,
     /// `maxLength` and a known `pattern` or `x-character-rule`; integers with `minimum`, `maximum`; booleans. A string
     /// marked `x-empty-refused-with` lets the empty string through, so the rule answers with that error code instead.
     ///
@@ -82,7 +82,8 @@ extension Schema {
         case "object":
             let properties = node["properties"] as? [String: Any] ?? [:]
             let required = node["required"] as? [String] ?? []
-            let names = required + properties.keys.filter { !required.contains($0) }.sorted()
+            let documented = node["x-field-order"] as? [String] ?? []
+            let names = documented + properties.keys.filter { !documented.contains($0) }.sorted()
             self = .object(
                 try names.map { name in
                     guard let property = properties[name] as? [String: Any] else {
