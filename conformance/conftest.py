@@ -6,6 +6,7 @@ Python SDK (huaweicloudsdkga + huaweicloudsdkcore) and, for the IAM token flow a
 
 Test modules import the helpers below with `from conftest import ...`.
 """
+import base64
 import ipaddress
 import itertools
 import json
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -152,6 +154,33 @@ def in_network(ip, net):
 
 _STARTED_LOGS = []
 
+# With SLIPSTREAM_TEST_DATABASE_URL (a PostgreSQL server the suite may create and drop databases on), every server
+# runs on PostgreSQL: each data directory gets its own database and master key, kept across restarts of that
+# directory and dropped when the session ends. scripts/test.sh runs the suite once without it (SQLite) and, when it
+# is set, once more with it.
+POSTGRES_ADMIN_URL = os.environ.get("SLIPSTREAM_TEST_DATABASE_URL") or None
+_POSTGRES_DATABASES = {}   # data dir -> (database URL, master key)
+
+
+def _postgres_for(data_dir):
+    """The database URL and master key of a data directory on PostgreSQL, creating the database on first use."""
+    if data_dir not in _POSTGRES_DATABASES:
+        name = "slipstream_conformance_" + uuid.uuid4().hex
+        subprocess.run(["psql", POSTGRES_ADMIN_URL, "-qc", "CREATE DATABASE %s" % name], check=True,
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        parts = urllib.parse.urlsplit(POSTGRES_ADMIN_URL)
+        url = urllib.parse.urlunsplit(parts._replace(path="/" + name))
+        key = base64.b64encode(os.urandom(32)).decode("ascii")
+        _POSTGRES_DATABASES[data_dir] = (url, key)
+    return _POSTGRES_DATABASES[data_dir]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for url, _ in _POSTGRES_DATABASES.values():
+        name = urllib.parse.urlsplit(url).path.lstrip("/")
+        subprocess.run(["psql", POSTGRES_ADMIN_URL, "-qc", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+
 
 class Server:
     """One `slipstream serve` process on 127.0.0.1 with its own data dir."""
@@ -174,6 +203,9 @@ class Server:
 
     def _env(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPSTREAM_")}
+        if POSTGRES_ADMIN_URL:
+            url, key = _postgres_for(self.data_dir)
+            env.update({"SLIPSTREAM_DATABASE_URL": url, "SLIPSTREAM_MASTER_KEY": key})
         env.update(self.extra_env)
         return env
 
