@@ -185,8 +185,9 @@ def pytest_sessionfinish(session, exitstatus):
 class Server:
     """One `slipstream serve` process on 127.0.0.1 with its own data dir."""
 
-    def __init__(self, data_dir, env=None, use_env_config=False, preexec_fn=None):
+    def __init__(self, data_dir, env=None, use_env_config=False, preexec_fn=None, args=()):
         self.data_dir = str(data_dir)
+        self.args = list(args)                # extra `serve` arguments
         self.preexec_fn = preexec_fn          # run in the child before exec, e.g. to set resource limits
         self.extra_env = dict(env or {})
         self.use_env_config = use_env_config
@@ -229,6 +230,7 @@ class Server:
                             "SLIPSTREAM_DATA_DIR": self.data_dir})
             else:
                 cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--data-dir", self.data_dir]
+            cmd += self.args
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log_file, preexec_fn=self.preexec_fn,
                                          stderr=subprocess.STDOUT, env=env, start_new_session=True)
             if self._wait_ready():

@@ -4,6 +4,7 @@ Each module-scoped server here is short-lived and has its own data dir.
 """
 import json
 import os
+import socket
 import uuid
 
 import pytest
@@ -15,7 +16,7 @@ from conftest import (DEFAULT_REGIONS, Account, CreateAcceleratorOption, CreateA
                       CreateEndpointRequest, CreateEndpointRequestBody, CreateListenerOption, CreateListenerRequest,
                       CreateListenerRequestBody, Id, ListRegionsRequest, PortRange, Server, create_accelerator,
                       create_endpoint, create_endpoint_group, create_listener, delete_and_wait, expect_error,
-                      fresh_endpoint_ip, start_server, uniq)
+                      free_port, fresh_endpoint_ip, start_server, uniq)
 
 SMALL = {
     "SLIPSTREAM_QUOTA_ACCELERATORS": "2",
@@ -141,5 +142,23 @@ def test_default_accelerator_quota_is_20(tmp_path_factory):
         for i in range(20):
             create_accelerator(acct.client, wait=False)
         expect_error(lambda: _create_acc(acct.client), 400, "GA.9103")
+    finally:
+        srv.stop()
+
+
+def test_no_data_plane_runs_the_api_alone(tmp_path):
+    """`serve --no-data-plane`: writes settle as applied (nothing binds), no listener port answers, no PoP is listed."""
+    srv = Server(tmp_path / "api-only", args=["--no-data-plane"]).start()
+    try:
+        acct = Account(srv, srv.credentials())
+        acc = create_accelerator(acct.client)             # waits for ACTIVE
+        port = free_port()
+        create_listener(acct.client, acc.id, ports=((port, port),))   # waits for ACTIVE
+        address = acc.ip_sets[0].ip_address
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((address, port), timeout=5).close()
+        pops = acct.raw("GET", "/v1/pops")
+        assert pops.status_code == 200, pops.text
+        assert pops.json()["pops"] == [], pops.text
     finally:
         srv.stop()

@@ -42,6 +42,7 @@ struct Serve: AsyncParsableCommand {
             "A PostgreSQL database shared by API replicas, postgres://user[:password]@host[:port]/database (SLIPSTREAM_DATABASE_URL; needs SLIPSTREAM_MASTER_KEY)."
     )
     var databaseURL: String?
+    @Flag(help: "Run the API alone, without the embedded PoP (SLIPSTREAM_DATA_PLANE=off).") var noDataPlane = false
 
     func run() async throws {
         var configuration = try SlipstreamConfiguration(environment: ProcessInfo.processInfo.environment)
@@ -49,6 +50,7 @@ struct Serve: AsyncParsableCommand {
         if let port { configuration.port = port }
         if let dataDir { configuration.dataDirectory = dataDir }
         if let databaseURL { configuration.databaseURL = databaseURL }
+        if self.noDataPlane { configuration.dataPlaneEnabled = false }
         let logger = makeLogger(configuration.logLevel)
         if let limits = DescriptorLimit.raiseSoftLimitToHard() {
             logger.info(
