@@ -19,20 +19,25 @@ public func buildApplication(
     let state = try await DataDirectory.open(configuration: configuration, logger: logger)
     if let first = state.firstAccount { try onFirstAccount(first) }
     let signal = ReconcilerSignal()
-    let controlPlane = ControlPlane(store: state.store, settings: configuration.controlPlane) { _ in signal.wake() }
+    let revisions = RevisionWatch()
+    let controlPlane = ControlPlane(store: state.store, settings: configuration.controlPlane) { revision in
+        revisions.publish(revision)
+        signal.wake()
+    }
     let metrics = MetricsRegistry()
-    let router = buildRouter(configuration: configuration, controlPlane: controlPlane, accounts: state.accounts, metrics: metrics, logger: logger)
+    let router = buildRouter(
+        configuration: configuration,
+        controlPlane: controlPlane,
+        accounts: state.accounts,
+        metrics: metrics,
+        pops: PoPProtocolController(controlPlane: controlPlane, revisions: revisions, cache: SnapshotCache()) { signal.wake() },
+        logger: logger
+    )
     // Services stop in reverse order: the reconciler first, then the PoP drains, and the database closes last.
     var services: [any Service] = [DatabaseService(store: state.store)]
     var pop: EmbeddedPoP?
     if configuration.dataPlaneEnabled {
-        var popConfiguration = PoPConfiguration(regionID: configuration.effectivePopRegion)
-        popConfiguration.popID = configuration.popID
-        popConfiguration.connectTimeout = .milliseconds(Int64(configuration.connectTimeoutMilliseconds))
-        popConfiguration.drainTimeout = .seconds(Int64(configuration.drainTimeoutSeconds))
-        popConfiguration.udpIdleTimeout = .seconds(Int64(configuration.udpIdleTimeoutSeconds))
-        popConfiguration.udpMaxSessions = configuration.udpMaxSessions
-        if let perProcess = configuration.udpMaxSessionsPerProcess { popConfiguration.udpMaxSessionsPerProcess = perProcess }
+        let popConfiguration = configuration.popConfiguration(popID: configuration.popID, regionID: configuration.effectivePopRegion)
         let accessLog = AccessLogWriter(
             directory: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("logs").path,
             maxFileBytes: configuration.accessLogMaxBytes,
@@ -42,7 +47,7 @@ public func buildApplication(
         services.append(PoPService(pop: embedded))
         pop = embedded
     }
-    services.append(Reconciler(controlPlane: controlPlane, signal: signal, pop: pop, logger: logger))
+    services.append(Reconciler(controlPlane: controlPlane, signal: signal, pop: pop, revisions: revisions, logger: logger))
     let requestTimeout = TimeAmount.seconds(Int64(configuration.httpRequestTimeoutSeconds))
     return Application(
         router: router,
@@ -69,6 +74,7 @@ func buildRouter(
     controlPlane: ControlPlane,
     accounts: AccountStore,
     metrics: MetricsRegistry,
+    pops: PoPProtocolController? = nil,
     logger: Logger
 ) -> Router<SlipstreamRequestContext> {
     let router = Router(context: SlipstreamRequestContext.self)
@@ -102,6 +108,8 @@ func buildRouter(
     v1.addRoutes(AccountResourceController(controlPlane: controlPlane, configuration: configuration).endpoints)
     v1.addRoutes(TagController(controlPlane: controlPlane).endpoints)
     v1.addRoutes(RegionController(regions: configuration.regions).endpoints, atPath: "regions")
+    let popProtocol = pops ?? PoPProtocolController(controlPlane: controlPlane, revisions: RevisionWatch(), cache: SnapshotCache()) {}
+    router.addRoutes(popProtocol.endpoints, atPath: "pop/v1")
     router.addRoutes(
         IAMController(accounts: accounts, tokenKey: tokenKey, tokenLifetimeSeconds: configuration.tokenLifetimeSeconds).endpoints,
         atPath: "v3/auth"

@@ -66,12 +66,19 @@ extension ControlPlane {
         }
     }
 
-    /// Records what a PoP reported, by ``ResourceLifecycle``: resources written at or before its applied revision
-    /// become `ACTIVE`, or `ERROR` when it could not apply them; `DELETING` ones at or before it are removed; endpoints
-    /// show the health it saw (unless their health check changed after that revision).
+    /// Records what one PoP reported, as a fleet of that PoP alone: see ``settle(_:)-(FleetReport)``.
     public func settle(_ report: PoPReport) async throws {
-        let applied = report.appliedRevision
-        let failed = Set(report.errors.map(\.id))
+        try await self.settle(FleetReport(report))
+    }
+
+    /// Records what the live PoPs reported, by ``ResourceLifecycle``: resources written at or before the revision
+    /// every live PoP applied become `ACTIVE`, or `ERROR` when a live PoP could not apply them; `DELETING` ones at
+    /// or before it are removed. An endpoint shows the health verdict (``ResourceLifecycle/healthVerdict(_:)``) of
+    /// the PoPs in its endpoint group's region, or of all PoPs when none is there, counting only PoPs that have
+    /// applied the endpoint and its group's health check.
+    public func settle(_ fleet: FleetReport) async throws {
+        let applied = fleet.appliedRevision
+        let failed = Set(fleet.failures.keys)
         try await self.store.write { tx in
             for resource in try await tx.unsettled(atOrBefore: applied, orAmong: failed) {
                 let transition = ResourceLifecycle.transition(
@@ -86,18 +93,20 @@ extension ControlPlane {
                 case .remove: try await tx.remove(resource.kind, id: resource.id)
                 }
             }
-            for entry in report.health {
-                guard var endpoint = try await tx.find(EndpointSpec.self, id: entry.endpointID), endpoint.healthState != entry.state
-                else { continue }
-                let checkRevision = try await tx.children(HealthCheckSpec.self, of: endpoint.parentID ?? "").map(\.revision).max()
-                guard
+            for (endpointID, votes) in fleet.health {
+                guard var endpoint = try await tx.find(EndpointSpec.self, id: endpointID), let groupID = endpoint.parentID else { continue }
+                let region = try await tx.find(EndpointGroupSpec.self, id: groupID)?.spec.regionID
+                let checkRevision = try await tx.children(HealthCheckSpec.self, of: groupID).map(\.revision).max()
+                let inRegion = votes.filter { $0.regionID == region }
+                let counted = (inRegion.isEmpty ? votes : inRegion).filter {
                     ResourceLifecycle.acceptsHealth(
                         endpointRevision: endpoint.revision,
                         healthCheckRevision: checkRevision,
-                        appliedRevision: applied
+                        appliedRevision: $0.appliedRevision
                     )
-                else { continue }
-                endpoint.healthState = entry.state
+                }
+                guard let verdict = ResourceLifecycle.healthVerdict(counted.map(\.state)), verdict != endpoint.healthState else { continue }
+                endpoint.healthState = verdict
                 try await tx.update(endpoint)
             }
         }

@@ -7,6 +7,9 @@ public struct ControlPlaneSettings: Sendable, Equatable {
     /// The regions endpoint groups may be placed in.
     public var regions: [RegionInfo]
     public var quotas: Quotas
+    /// A PoP whose last report is older than this is stale: it no longer holds resources back, its health views
+    /// no longer count, and `GET /v1/pops` shows it `ERROR`. Remote PoPs report at least every 5 s.
+    public var popStaleAfterMilliseconds: Int64 = 15_000
 
     /// The pool of an area and address family.
     public func pool(area: Area, ipType: IPType) -> [CIDR] {

@@ -1,3 +1,4 @@
+import Synchronization
 import Logging
 import ServiceLifecycle
 import SlipstreamModel
@@ -43,37 +44,69 @@ struct ApplyRetryBackoff: Sendable {
     }
 }
 
-/// Drives the PoP towards the stored configuration and records what it reports.
+/// The newest configuration revision this process knows of, for long polls of remote PoPs to wait on without
+/// asking the database: set on every commit of this process and on every reconciler round (so within about a
+/// second of a commit by another replica).
+public final class RevisionWatch: Sendable {
+    private let value = Atomic<Int64>(0)
+
+    public init() {}
+
+    public var latest: Int64 { self.value.load(ordering: .acquiring) }
+
+    /// Raises the known revision to `revision` (never lowers it).
+    public func publish(_ revision: Int64) {
+        _ = self.value.max(revision, ordering: .acquiringAndReleasing)
+    }
+}
+
+/// Drives the embedded PoP (if any) towards the stored configuration and settles what every live PoP reports.
 ///
-/// On every commit of this process, every health change the PoP sees, and at least once a second (so writes by
-/// other processes are seen): when the configuration revision moved it hands the PoP a fresh snapshot; when the last
-/// apply failed somewhere it retries with ``ApplyRetryBackoff``; then it settles the PoP's report into the store,
-/// which moves resources to `ACTIVE` or `ERROR`, removes deleted ones and records endpoint health. Without a PoP a
+/// On every commit of this process, every health change the embedded PoP sees, every report of a remote PoP
+/// taken by this process, and at least once a second (so writes and reports taken by other replicas are seen):
+/// when the configuration revision moved it hands the embedded PoP a fresh snapshot; when its last apply failed
+/// somewhere it retries with ``ApplyRetryBackoff``; it records the embedded PoP's report like a remote PoP's (at
+/// least every ``heartbeat``). Then it settles the live PoPs' ``FleetReport`` into the store, which moves
+/// resources to `ACTIVE` or `ERROR`, removes deleted ones and records endpoint health. With no live PoP a
 /// committed revision counts as applied.
 public struct Reconciler: Service {
+    /// How often the embedded PoP's unchanged report is recorded again, as a heartbeat.
+    static let heartbeat = Duration.seconds(5)
+
     let controlPlane: ControlPlane
     let signal: ReconcilerSignal
     let pop: (any PoP)?
+    let revisions: RevisionWatch
     let logger: Logger
 
-    /// A reconciler of `controlPlane` that drives `pop` (nil: a committed revision counts as applied) whenever
-    /// `signal` wakes it.
-    public init(controlPlane: ControlPlane, signal: ReconcilerSignal, pop: (any PoP)?, logger: Logger) {
+    /// A reconciler of `controlPlane` that drives `pop` (nil: no embedded PoP) whenever `signal` wakes it, and
+    /// tells `revisions` the revision it sees.
+    public init(controlPlane: ControlPlane, signal: ReconcilerSignal, pop: (any PoP)?, revisions: RevisionWatch = RevisionWatch(), logger: Logger) {
         self.controlPlane = controlPlane
         self.signal = signal
         self.pop = pop
+        self.revisions = revisions
         self.logger = logger
+    }
+
+    /// What one round leaves for the next.
+    struct Round: Sendable {
+        /// The embedded PoP's last report, and when it was recorded.
+        var report: PoPReport?
+        var recordedAt: ContinuousClock.Instant?
+        /// The fleet report last settled.
+        var settled: FleetReport?
+        var backoff = ApplyRetryBackoff()
     }
 
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 var iterator = self.signal.stream.makeAsyncIterator()
-                var settled: PoPReport?
-                var backoff = ApplyRetryBackoff()
+                var round = Round()
                 repeat {
                     do {
-                        settled = try await self.reconcile(after: settled, backoff: &backoff)
+                        try await self.reconcile(&round)
                     } catch is CancellationError {
                         return
                     } catch {
@@ -91,26 +124,31 @@ public struct Reconciler: Service {
         }
     }
 
-    /// One round; returns the report it settled.
-    func reconcile(after previous: PoPReport?, backoff: inout ApplyRetryBackoff) async throws -> PoPReport {
+    /// One round.
+    func reconcile(_ round: inout Round) async throws {
         let revision = try await self.controlPlane.currentRevision()
-        let report: PoPReport
+        self.revisions.publish(revision)
         if let pop {
             let now = ContinuousClock.now
-            let newRevision = previous == nil || previous!.appliedRevision != revision
-            if newRevision || (!previous!.errors.isEmpty && backoff.allowsRetry(at: now)) {
-                if newRevision { backoff.reset() }
+            let report: PoPReport
+            let newRevision = round.report.map { $0.appliedRevision != revision } ?? true
+            if newRevision || (!round.report!.errors.isEmpty && round.backoff.allowsRetry(at: now)) {
+                if newRevision { round.backoff.reset() }
                 report = await pop.apply(try await self.controlPlane.snapshot())
-                if report.errors.isEmpty { backoff.reset() } else { backoff.failed(at: now) }
+                if report.errors.isEmpty { round.backoff.reset() } else { round.backoff.failed(at: now) }
             } else {
                 report = await pop.report()
             }
-        } else {
-            report = PoPReport(popID: "none", regionID: "", appliedRevision: revision, errors: [], health: [])
+            if report != round.report || round.recordedAt.map({ now - $0 >= Self.heartbeat }) ?? true {
+                try await self.controlPlane.record(report, popID: report.popID, regionID: report.regionID)
+                round.recordedAt = now
+            }
+            round.report = report
         }
-        if report != previous {
-            try await self.controlPlane.settle(report)
+        let fleet = try await self.controlPlane.fleetReport(committed: revision)
+        if fleet != round.settled {
+            try await self.controlPlane.settle(fleet)
+            round.settled = fleet
         }
-        return report
     }
 }

@@ -38,4 +38,14 @@ public enum ResourceLifecycle {
     public static func acceptsHealth(endpointRevision: Int64, healthCheckRevision: Int64?, appliedRevision: Int64) -> Bool {
         endpointRevision <= appliedRevision && (healthCheckRevision ?? 0) <= appliedRevision
     }
+
+    /// The health the API shows for an endpoint several PoPs see: the state they all see, else the state most of
+    /// them see; a tie goes to the worse state (`UNHEALTHY`, then `INITIAL`, `HEALTHY`, `NO_MONITOR`), so an endpoint
+    /// half the PoPs cannot reach is not shown healthy. Nil for no views.
+    public static func healthVerdict(_ views: [HealthState]) -> HealthState? {
+        let severity: [HealthState] = [.unhealthy, .initial, .healthy, .noMonitor]
+        var counts: [HealthState: Int] = [:]
+        for view in views { counts[view, default: 0] += 1 }
+        return severity.filter { counts[$0] != nil }.max { counts[$0]! < counts[$1]! }
+    }
 }

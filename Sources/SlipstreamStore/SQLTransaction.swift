@@ -224,6 +224,52 @@ struct SQLTransaction: StoreTransaction {
         try await self.db.raw("SELECT COUNT(*) AS n FROM accounts").first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
+    func insertPoP(_ pop: StoredPoP) async throws {
+        if try await self.pop(id: pop.id) != nil { throw GAError.alreadyExists("PoP \(pop.id)") }
+        try await self.db.raw(
+            """
+            INSERT INTO pops (id, region_id, secret_hash, created_at, last_seen_ms, report)
+            VALUES (\(bind: pop.id), \(bind: pop.regionID), \(bind: pop.secretHash), \(bind: pop.createdAt),
+                \(bind: pop.lastSeenMilliseconds), \(bind: try pop.report.map(Self.json)))
+            """
+        ).run()
+    }
+
+    func pop(id: String) async throws -> StoredPoP? {
+        try await self.db.raw("SELECT * FROM pops WHERE id = \(bind: id)").first().map(Self.pop)
+    }
+
+    func pops() async throws -> [StoredPoP] {
+        try await self.db.raw("SELECT * FROM pops ORDER BY id").all().map(Self.pop)
+    }
+
+    func recordReport(_ report: PoPReport, popID: String, regionID: String, seenAtMilliseconds: Int64) async throws {
+        // One statement, so two replicas taking the first report of one PoP at once cannot both insert it.
+        try await self.db.raw(
+            """
+            INSERT INTO pops (id, region_id, secret_hash, created_at, last_seen_ms, report)
+            VALUES (\(bind: popID), \(bind: regionID), NULL, \(bind: Timestamp.now()), \(bind: seenAtMilliseconds),
+                \(bind: try Self.json(report)))
+            ON CONFLICT (id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms, report = excluded.report
+            """
+        ).run()
+    }
+
+    static func json(_ report: PoPReport) throws -> String {
+        String(decoding: try Self.encoder.encode(report), as: UTF8.self)
+    }
+
+    static func pop(_ row: any SQLRow) throws -> StoredPoP {
+        StoredPoP(
+            id: try row.decode(column: "id", as: String.self),
+            regionID: try row.decode(column: "region_id", as: String.self),
+            secretHash: try row.decode(column: "secret_hash", as: String?.self),
+            createdAt: try row.decode(column: "created_at", as: String.self),
+            lastSeenMilliseconds: try row.decode(column: "last_seen_ms", as: Int64?.self),
+            report: try row.decode(column: "report", as: String?.self).map { try Self.decoder.decode(PoPReport.self, from: Data($0.utf8)) }
+        )
+    }
+
     static func account(_ row: any SQLRow) throws -> StoredAccount {
         StoredAccount(
             caller: Caller(

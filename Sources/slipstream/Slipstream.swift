@@ -3,8 +3,11 @@ import Foundation
 import Hummingbird
 import Logging
 import SlipstreamAPI
+import SlipstreamControlPlane
 import SlipstreamDataPlane
 import SlipstreamModel
+import SlipstreamPoP
+import ServiceLifecycle
 
 @main
 struct Slipstream: AsyncParsableCommand {
@@ -25,7 +28,7 @@ struct Slipstream: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slipstream",
         abstract: "A self-hosted Global Accelerator serving the Huawei Cloud GA v1 API.",
-        subcommands: [Serve.self, Admin.self]
+        subcommands: [Serve.self, PoPCommand.self, Admin.self]
     )
 }
 
@@ -69,7 +72,56 @@ struct Serve: AsyncParsableCommand {
 }
 
 struct Admin: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Administer a data directory.", subcommands: [CreateAccount.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Administer a data directory or a replicas' database.",
+        subcommands: [CreateAccount.self, CreatePoP.self]
+    )
+
+    /// Opens the store of `dataDir` or `databaseURL`, runs `body` on it and closes it; GA errors become usage errors.
+    static func withDirectory<T>(
+        dataDir: String?,
+        databaseURL: String?,
+        _ body: (DataDirectory, SlipstreamConfiguration) async throws -> T
+    ) async throws -> T {
+        var configuration = try SlipstreamConfiguration(environment: ProcessInfo.processInfo.environment)
+        if let dataDir { configuration.dataDirectory = dataDir }
+        if let databaseURL { configuration.databaseURL = databaseURL }
+        var logger = Logger(label: "slipstream")
+        logger.logLevel = .warning
+        let directory = try await DataDirectory.open(configuration: configuration, logger: logger, bootstrap: false)
+        do {
+            let result = try await body(directory, configuration)
+            try await directory.store.close()
+            return result
+        } catch let error as GAError {
+            try? await directory.store.close()
+            throw ValidationError(error.message)
+        } catch {
+            try? await directory.store.close()
+            throw error
+        }
+    }
+
+    struct CreatePoP: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-pop",
+            abstract: "Register a remote PoP and print its credential as one JSON object (for `slipstream pop --credential-file`)."
+        )
+
+        @Option(help: "The data directory (SLIPSTREAM_DATA_DIR, default ./.slipstream).") var dataDir: String?
+        @Option(help: "The PostgreSQL database of the replicas (SLIPSTREAM_DATABASE_URL; needs SLIPSTREAM_MASTER_KEY).")
+        var databaseURL: String?
+        @Option(help: "The PoP's id: 1-36 letters, digits and '-'.") var popID: String
+        @Option(help: "The region it serves (one of SLIPSTREAM_REGIONS): its endpoint groups are local to it.") var region: String
+
+        func run() async throws {
+            let credential = try await Admin.withDirectory(dataDir: self.dataDir, databaseURL: self.databaseURL) { directory, configuration in
+                let controlPlane = ControlPlane(store: directory.store, settings: configuration.controlPlane)
+                return try await controlPlane.createPoP(id: self.popID, regionID: self.region)
+            }
+            print(String(decoding: try JSONEncoder.credentials.encode(credential), as: UTF8.self))
+        }
+    }
 
     struct CreateAccount: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -83,21 +135,66 @@ struct Admin: AsyncParsableCommand {
         var databaseURL: String?
 
         func run() async throws {
-            var configuration = try SlipstreamConfiguration(environment: ProcessInfo.processInfo.environment)
-            if let dataDir { configuration.dataDirectory = dataDir }
-            if let databaseURL { configuration.databaseURL = databaseURL }
-            var logger = Logger(label: "slipstream")
-            logger.logLevel = .warning
-            let directory = try await DataDirectory.open(configuration: configuration, logger: logger, bootstrap: false)
-            do {
-                let credentials = try await directory.accounts.createAccount(name: self.name)
-                try await directory.store.close()
-                print(String(decoding: try JSONEncoder.credentials.encode(credentials), as: UTF8.self))
-            } catch let error as GAError {
-                try? await directory.store.close()
-                throw ValidationError(error.message)
+            let credentials = try await Admin.withDirectory(dataDir: self.dataDir, databaseURL: self.databaseURL) { directory, _ in
+                try await directory.accounts.createAccount(name: self.name)
             }
+            print(String(decoding: try JSONEncoder.credentials.encode(credentials), as: UTF8.self))
         }
+    }
+}
+
+struct PoPCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pop",
+        abstract: "Run a remote PoP: serve the accelerators of the control planes' configuration and report back.",
+        discussion: """
+            The data-plane settings are the SLIPSTREAM_* variables of `serve` (connect, drain and UDP timeouts, session \
+            limits, SLIPSTREAM_LOG_LEVEL). With no control plane reachable the PoP serves the last snapshot saved in \
+            its state directory.
+            """
+    )
+
+    @Option(help: "Control-plane base URLs, comma-separated, tried in turn (SLIPSTREAM_CONTROL_PLANE).") var controlPlane: String?
+    @Option(help: "The JSON credential `slipstream admin create-pop` printed.") var credentialFile: String
+    @Option(help: "Directory for the last applied snapshot and the access logs (default ./.slipstream-pop).") var stateDir = ".slipstream-pop"
+    @Option(help: "Seconds between heartbeat reports (1-60; keep it well under SLIPSTREAM_POP_STALE_SECONDS).") var heartbeatSeconds = 5
+
+    func run() async throws {
+        let configuration = try SlipstreamConfiguration(environment: ProcessInfo.processInfo.environment)
+        let urls = (self.controlPlane ?? ProcessInfo.processInfo.environment["SLIPSTREAM_CONTROL_PLANE"] ?? "")
+            .split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)).trimmingSuffix("/") }
+        guard !urls.isEmpty, urls.allSatisfy({ $0.hasPrefix("http://") || $0.hasPrefix("https://") }) else {
+            throw ValidationError("--control-plane needs one or more http:// URLs, comma-separated")
+        }
+        guard (1...60).contains(self.heartbeatSeconds) else { throw ValidationError("--heartbeat-seconds must be 1-60") }
+        let credential: PoPCredential
+        do {
+            credential = try JSONDecoder().decode(PoPCredential.self, from: Data(contentsOf: URL(fileURLWithPath: self.credentialFile)))
+        } catch {
+            throw ValidationError("cannot read the credential in \(self.credentialFile): \(error)")
+        }
+        let logger = makeLogger(configuration.logLevel)
+        if let limits = DescriptorLimit.raiseSoftLimitToHard() {
+            logger.info("open-file limit", metadata: ["soft_at_start": "\(limits.before)", "soft": "\(limits.after)", "hard": "\(limits.hard)"])
+        }
+        var agentConfiguration = PoPAgentConfiguration(controlPlanes: urls, credential: credential, stateDirectory: self.stateDir)
+        agentConfiguration.heartbeatInterval = .seconds(self.heartbeatSeconds)
+        let agent = PoPAgent(
+            configuration: agentConfiguration,
+            pop: configuration.popConfiguration(popID: credential.popID, regionID: credential.regionID),
+            metrics: MetricsRegistry(),
+            logger: logger
+        )
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        self.hasSuffix(suffix) ? String(self.dropLast(suffix.count)) : self
     }
 }
 

@@ -210,6 +210,42 @@ import Testing
             }
         }
     }
+
+    @Test(arguments: Kind.available) func popsAndTheirReports(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let remote = StoredPoP(id: "sin-1", regionID: "ap-southeast-1", secretHash: "ab12", createdAt: "t")
+            try await store.write { tx in try await tx.insertPoP(remote) }
+            do {
+                try await store.write { tx in try await tx.insertPoP(StoredPoP(id: "sin-1", regionID: "cn-north-4", secretHash: nil, createdAt: "t")) }
+                Issue.record("a second PoP sin-1 was stored")
+            } catch let error as GAError {
+                #expect(error.code == "GA.9104")
+            }
+            let report = PoPReport(
+                popID: "sin-1",
+                regionID: "ap-southeast-1",
+                appliedRevision: 7,
+                errors: [.init(kind: .listener, id: "l1", message: "port 80 in use")],
+                health: [.init(endpointID: "e1", state: .unhealthy)],
+                refusal: "format 2"
+            )
+            // A report of a known PoP updates it and keeps its credential; one of an unknown PoP registers it.
+            try await store.write { tx in
+                try await tx.recordReport(report, popID: "sin-1", regionID: "ignored", seenAtMilliseconds: 1_000)
+                try await tx.recordReport(report, popID: "embedded", regionID: "cn-north-4", seenAtMilliseconds: 2_000)
+                try await tx.recordReport(report, popID: "embedded", regionID: "cn-north-4", seenAtMilliseconds: 3_000)
+            }
+            try await store.read { tx async throws in
+                let pops = try await tx.pops()
+                #expect(pops.map(\.id) == ["embedded", "sin-1"])
+                let sin = try #require(try await tx.pop(id: "sin-1"))
+                #expect(sin.secretHash == "ab12" && sin.regionID == "ap-southeast-1" && sin.lastSeenMilliseconds == 1_000)
+                #expect(sin.report == report)
+                #expect(pops[0].secretHash == nil && pops[0].regionID == "cn-north-4" && pops[0].lastSeenMilliseconds == 3_000)
+                #expect(try await tx.pop(id: "nowhere") == nil)
+            }
+        }
+    }
 }
 
 /// The SQL store's own duties: its schema survives a reopen and migrations run once.

@@ -1,5 +1,6 @@
 import Foundation
 import SlipstreamControlPlane
+import SlipstreamDataPlane
 import SlipstreamModel
 
 /// Everything `slipstream serve` can be told. Built from the environment and the command line.
@@ -25,6 +26,8 @@ import SlipstreamModel
 ///   `SLIPSTREAM_UDP_MAX_SESSIONS_PER_PROCESS` (a quarter of the open-file limit)
 /// - `SLIPSTREAM_POP_ID` (`embedded`), `SLIPSTREAM_BYOIP_POOLS`: comma-separated `CIDR=AREA` (default none),
 ///   `SLIPSTREAM_ACCESS_LOG_MAX_BYTES` (10485760)
+/// - `SLIPSTREAM_POP_STALE_SECONDS` (15): a PoP whose last report is older is stale (`ERROR` in `GET /v1/pops`)
+///   and holds nothing back
 public struct SlipstreamConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
@@ -76,6 +79,8 @@ public struct SlipstreamConfiguration: Sendable {
     public var byoipPools: [BYOIPPool] = []
     /// An access-log file is rotated before it would grow past this.
     public var accessLogMaxBytes = 10 << 20
+    /// A PoP whose last report is older than this (s) is stale.
+    public var popStaleAfterSeconds = 15
 
     /// The region the embedded PoP serves.
     public var effectivePopRegion: String { self.popRegion ?? self.regions.first?.regionID ?? "local" }
@@ -84,7 +89,22 @@ public struct SlipstreamConfiguration: Sendable {
 
     /// What the control plane's rules need of this configuration.
     public var controlPlane: ControlPlaneSettings {
-        ControlPlaneSettings(pools: self.pools, regions: self.regions, quotas: self.quotas)
+        var settings = ControlPlaneSettings(pools: self.pools, regions: self.regions, quotas: self.quotas)
+        settings.popStaleAfterMilliseconds = Int64(self.popStaleAfterSeconds) * 1000
+        return settings
+    }
+
+    /// The data-plane settings of a PoP of this configuration (embedded, or remote with its credential's id and
+    /// region).
+    public func popConfiguration(popID: String, regionID: String) -> PoPConfiguration {
+        var pop = PoPConfiguration(regionID: regionID)
+        pop.popID = popID
+        pop.connectTimeout = .milliseconds(Int64(self.connectTimeoutMilliseconds))
+        pop.drainTimeout = .seconds(Int64(self.drainTimeoutSeconds))
+        pop.udpIdleTimeout = .seconds(Int64(self.udpIdleTimeoutSeconds))
+        pop.udpMaxSessions = self.udpMaxSessions
+        if let perProcess = self.udpMaxSessionsPerProcess { pop.udpMaxSessionsPerProcess = perProcess }
+        return pop
     }
 
     /// Reads the `SLIPSTREAM_*` variables over the defaults.
@@ -157,9 +177,10 @@ public struct SlipstreamConfiguration: Sendable {
         if let n = try integer("SLIPSTREAM_UDP_IDLE_TIMEOUT_SECONDS", 1...3600) { self.udpIdleTimeoutSeconds = n }
         if let n = try integer("SLIPSTREAM_UDP_MAX_SESSIONS", 1...1_000_000) { self.udpMaxSessions = n }
         if let n = try integer("SLIPSTREAM_UDP_MAX_SESSIONS_PER_PROCESS", 1...10_000_000) { self.udpMaxSessionsPerProcess = n }
+        if let n = try integer("SLIPSTREAM_POP_STALE_SECONDS", 2...3600) { self.popStaleAfterSeconds = n }
         if let n = try integer("SLIPSTREAM_ACCESS_LOG_MAX_BYTES", 1024...(1 << 30)) { self.accessLogMaxBytes = n }
         if let id = value("SLIPSTREAM_POP_ID") {
-            guard id.count <= 36 else { throw ConfigurationError("SLIPSTREAM_POP_ID must be at most 36 characters") }
+            guard PoPCredential.isValidID(id) else { throw ConfigurationError("SLIPSTREAM_POP_ID must be 1-36 letters, digits and '-'") }
             self.popID = id
         }
         if let raw = value("SLIPSTREAM_BYOIP_POOLS") {

@@ -34,20 +34,42 @@ struct AccountResourceController {
         return try JSONResponse.make(.ok, ["quotas": QuotaList(resources: quotas)], context: context)
     }
 
+    /// A PoP as `GET /v1/pops` shows it: the GA reference's `id`, and what this deployment knows of it.
     struct PoPDetail: Encodable {
         var id: String
         var regionID: String
+        /// `ACTIVE` while its reports arrive; `ERROR` once they stop (stale: it holds no resource back).
         var status: String
+        /// The configuration revision it serves; nil before its first report.
+        var appliedRevision: Int64?
+        /// When its last report arrived.
+        var lastSeenAt: String?
+        /// Its apply errors about the caller's resources (what makes them `ERROR`).
+        var errors: [PoPReport.ApplyError]
+        /// Why it refused the newest snapshot (a format it does not read), if it did.
+        var refusal: String?
         /// The address blocks accelerators served by this PoP get their addresses from.
         var addresses: [String]
     }
 
     func pops(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let configuration = self.configuration
+        let blocks = configuration.pools.keys.sorted().flatMap { configuration.pools[$0]! }.map(\.description)
         var pops: [PoPDetail] = []
-        if configuration.dataPlaneEnabled {
-            let blocks = configuration.pools.keys.sorted().flatMap { configuration.pools[$0]! }.map(\.description)
-            pops.append(PoPDetail(id: configuration.popID, regionID: configuration.effectivePopRegion, status: "ACTIVE", addresses: blocks))
+        for state in try await self.controlPlane.pops() {
+            let report = state.pop.report
+            pops.append(
+                PoPDetail(
+                    id: state.pop.id,
+                    regionID: state.pop.regionID,
+                    status: state.isLive ? "ACTIVE" : "ERROR",
+                    appliedRevision: report?.appliedRevision,
+                    lastSeenAt: state.pop.lastSeenMilliseconds.map { Timestamp.string(Date(timeIntervalSince1970: Double($0) / 1000)) },
+                    errors: try await self.controlPlane.applyErrors(report?.errors ?? [], visibleTo: context.caller.domainID),
+                    refusal: report?.refusal,
+                    addresses: blocks
+                )
+            )
         }
         return try self.page("pops", pops, id: \.id, request: request, context: context)
     }

@@ -56,6 +56,47 @@ public protocol StoreTransaction: Sendable {
     /// The sealed secret of an access key and the account that owns it, or nil.
     func accessKey(_ accessKey: String) async throws -> (sealedSecret: String, account: StoredAccount)?
     func accountCount() async throws -> Int
+
+    /// Registers a PoP; throws GA.9104 when the id is taken.
+    func insertPoP(_ pop: StoredPoP) async throws
+    /// A PoP by id, or nil.
+    func pop(id: String) async throws -> StoredPoP?
+    /// Every PoP, in id order.
+    func pops() async throws -> [StoredPoP]
+    /// Records a PoP's report and when it arrived; registers the PoP (without a credential) when it is unknown,
+    /// as the PoP embedded in `serve` is.
+    func recordReport(_ report: PoPReport, popID: String, regionID: String, seenAtMilliseconds: Int64) async throws
+}
+
+/// A PoP as the control plane knows it: its credential and its last report.
+public struct StoredPoP: Sendable, Equatable {
+    public var id: String
+    /// The region whose endpoint groups are local to it.
+    public var regionID: String
+    /// SHA-256 (hex) of its token's secret; nil for a PoP embedded in `serve`, which has no credential.
+    public var secretHash: String?
+    public var createdAt: String
+    /// When its last report arrived, in milliseconds since 1970 by the clock of the replica that took it; nil
+    /// before its first.
+    public var lastSeenMilliseconds: Int64?
+    /// Its last report.
+    public var report: PoPReport?
+
+    public init(
+        id: String,
+        regionID: String,
+        secretHash: String?,
+        createdAt: String,
+        lastSeenMilliseconds: Int64? = nil,
+        report: PoPReport? = nil
+    ) {
+        self.id = id
+        self.regionID = regionID
+        self.secretHash = secretHash
+        self.createdAt = createdAt
+        self.lastSeenMilliseconds = lastSeenMilliseconds
+        self.report = report
+    }
 }
 
 /// The lifecycle columns of a resource, as a PoP report settles them.

@@ -51,6 +51,7 @@ public final class InMemoryStore: ControlPlaneStore {
         var accounts: [String: StoredAccount] = [:]
         /// Access keys: the sealed secret and the owning domain id.
         var accessKeys: [String: (sealedSecret: String, domainID: String)] = [:]
+        var pops: [String: StoredPoP] = [:]
     }
 
     private let state = Mutex(State())
@@ -236,6 +237,30 @@ public final class InMemoryStore: ControlPlaneStore {
 
         func accountCount() async throws -> Int {
             self.state.withLock { $0.accounts.count }
+        }
+
+        func insertPoP(_ pop: StoredPoP) async throws {
+            try self.state.withLock { state in
+                guard state.pops[pop.id] == nil else { throw GAError.alreadyExists("PoP \(pop.id)") }
+                state.pops[pop.id] = pop
+            }
+        }
+
+        func pop(id: String) async throws -> StoredPoP? {
+            self.state.withLock { $0.pops[id] }
+        }
+
+        func pops() async throws -> [StoredPoP] {
+            self.state.withLock { $0.pops.values.sorted { $0.id < $1.id } }
+        }
+
+        func recordReport(_ report: PoPReport, popID: String, regionID: String, seenAtMilliseconds: Int64) async throws {
+            self.state.withLock { state in
+                var pop = state.pops[popID] ?? StoredPoP(id: popID, regionID: regionID, secretHash: nil, createdAt: Timestamp.now())
+                pop.lastSeenMilliseconds = seenAtMilliseconds
+                pop.report = report
+                state.pops[popID] = pop
+            }
         }
 
         private static func row<S: ResourceSpec>(_ resource: Resource<S>) -> Row {

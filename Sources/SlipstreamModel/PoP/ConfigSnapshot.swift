@@ -163,13 +163,24 @@ public struct PoPReport: Codable, Sendable, Equatable {
     public var errors: [ApplyError]
     /// Health of every endpoint of the applied snapshot.
     public var health: [EndpointHealth]
+    /// Why the PoP refused the newest snapshot it was sent (a `formatVersion` it does not read); nil when it
+    /// refused none. It keeps serving `appliedRevision`.
+    public var refusal: String?
 
-    public init(popID: String, regionID: String, appliedRevision: Int64, errors: [ApplyError], health: [EndpointHealth]) {
+    public init(
+        popID: String,
+        regionID: String,
+        appliedRevision: Int64,
+        errors: [ApplyError],
+        health: [EndpointHealth],
+        refusal: String? = nil
+    ) {
         self.popID = popID
         self.regionID = regionID
         self.appliedRevision = appliedRevision
         self.errors = errors
         self.health = health
+        self.refusal = refusal
     }
 
     public struct ApplyError: Codable, Sendable, Equatable, Hashable {

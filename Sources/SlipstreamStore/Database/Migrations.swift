@@ -56,7 +56,23 @@ enum Migrations {
                 "CREATE TABLE revisions (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
                 "INSERT INTO revisions (name, value) VALUES ('config', 0)",
             ]
-        )
+        ),
+        (
+            2,
+            [
+                // PoPs: `secret_hash` is null for a PoP embedded in `serve`; `report` is its last report as JSON.
+                """
+                CREATE TABLE pops (
+                    id TEXT PRIMARY KEY,
+                    region_id TEXT NOT NULL,
+                    secret_hash TEXT,
+                    created_at TEXT NOT NULL,
+                    last_seen_ms BIGINT,
+                    report TEXT
+                )
+                """
+            ]
+        ),
     ]
 
     static func run(on driver: some DatabaseDriver) async throws {

@@ -1,0 +1,60 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SlipstreamModel
+
+/// The PoP side of the PoP protocol (`PoPProtocolController` on the control plane) over HTTP, against one
+/// control-plane URL at a time.
+struct ControlPlaneClient: Sendable {
+    let http: HTTPClient
+    let token: String
+    /// Largest snapshot accepted, after decompression.
+    static let maximumSnapshotBytes = 256 << 20
+
+    enum Pull: Sendable {
+        /// No revision other than the one the PoP has arrived within the wait.
+        case unchanged
+        /// The newest snapshot's JSON.
+        case snapshot(Data)
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Long-polls `base` for a snapshot whose revision differs from `have` (any snapshot when nil), waiting up to
+    /// `wait` seconds on the server.
+    func pull(_ base: String, have: Int64?, wait: Int) async throws -> Pull {
+        var url = "\(base)/pop/v1/snapshot?wait=\(wait)"
+        if let have { url += "&revision=\(have)" }
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Authorization", value: "Bearer \(self.token)")
+        request.headers.add(name: "Accept-Encoding", value: "gzip")
+        let response = try await self.http.execute(request, timeout: .seconds(Int64(wait) + 10))
+        switch response.status {
+        case .notModified:
+            return .unchanged
+        case .ok:
+            let body = try await response.body.collect(upTo: Self.maximumSnapshotBytes)
+            return .snapshot(Data(body.readableBytesView))
+        default:
+            let body = try? await response.body.collect(upTo: 64 << 10)
+            throw Failure(description: "GET \(base)/pop/v1/snapshot: \(response.status.code) \(body.map { String(buffer: $0) } ?? "")")
+        }
+    }
+
+    /// Posts `report` to `base`.
+    func post(_ report: PoPReport, to base: String) async throws {
+        var request = HTTPClientRequest(url: "\(base)/pop/v1/report")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(self.token)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(report)))
+        let response = try await self.http.execute(request, timeout: .seconds(10))
+        guard response.status == .noContent else {
+            let body = try? await response.body.collect(upTo: 64 << 10)
+            throw Failure(description: "POST \(base)/pop/v1/report: \(response.status.code) \(body.map { String(buffer: $0) } ?? "")")
+        }
+    }
+}
