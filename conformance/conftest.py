@@ -337,6 +337,89 @@ class Server:
         return creds
 
 
+def create_pop_raw(server, pop_id, region):
+    """`slipstream admin create-pop` on `server`'s data directory (or database)."""
+    return subprocess.run([_server_bin(), "admin", "create-pop", "--data-dir", server.data_dir, "--pop-id", pop_id,
+                           "--region", region], stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                          env=server._env())
+
+
+def create_pop(server, pop_id, region=OUTOFCM_REGION):
+    """A remote PoP's credential, as the one JSON object `admin create-pop` prints."""
+    res = create_pop_raw(server, pop_id, region)
+    assert res.returncode == 0, "admin create-pop failed: %r %r" % (res.stdout[-2000:], res.stderr[-2000:])
+    credential = json.loads(res.stdout.decode("utf-8").strip())
+    assert set(credential) == {"pop_id", "region_id", "token"}, credential
+    return credential
+
+
+class PoPProcess:
+    """One `slipstream pop` process: a remote PoP with its own state directory, optionally inside a network
+    namespace (`ip netns exec`)."""
+
+    def __init__(self, state_dir, credential, control_planes, netns=None, heartbeat=1, env=None):
+        self.state_dir = str(state_dir)
+        os.makedirs(self.state_dir, exist_ok=True)
+        self.credential_path = os.path.join(self.state_dir, "credential.json")
+        with open(self.credential_path, "w") as f:
+            json.dump(credential, f)
+        self.pop_id = credential["pop_id"]
+        self.control_planes = list(control_planes)
+        self.netns = netns
+        self.heartbeat = heartbeat
+        self.extra_env = dict(env or {})
+        self.proc = None
+        self.log_path = None
+        self._starts = 0
+
+    def start(self):
+        self._starts += 1
+        self.log_path = "%s.pop-%d.log" % (self.state_dir.rstrip("/"), self._starts)
+        _STARTED_LOGS.append(self.log_path)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPSTREAM_")}
+        env["SLIPSTREAM_LOG_LEVEL"] = "debug"
+        env.update(self.extra_env)
+        cmd = ([] if self.netns is None else ["ip", "netns", "exec", self.netns]) + [
+            _server_bin(), "pop", "--control-plane", ",".join(self.control_planes),
+            "--credential-file", self.credential_path, "--state-dir", self.state_dir,
+            "--heartbeat-seconds", str(self.heartbeat)]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                         start_new_session=True)
+        return self
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def kill9(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, n=4000):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read()[-n:].decode("utf-8", "replace")
+        except OSError:
+            return "(no log)"
+
+
+def pop_entry(acct, pop_id):
+    """The entry of `pop_id` in `GET /v1/pops` as `acct` sees it, or None."""
+    r = acct.raw("GET", "/v1/pops")
+    assert r.status_code == 200, r.text
+    return next((p for p in r.json()["pops"] if p["id"] == pop_id), None)
+
+
 def make_client(endpoint, creds=None, ak=None, sk=None, domain_id="__from_creds__", basic=False):
     """An SDK GaClient pointed at a local endpoint (plain http), GlobalCredentials unless basic=True."""
     ak = ak if ak is not None else creds["access_key"]

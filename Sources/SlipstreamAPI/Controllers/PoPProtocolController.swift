@@ -2,6 +2,7 @@ import CompressNIO
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ServiceLifecycle
 import NIOCore
 import SlipstreamControlPlane
 import SlipstreamModel
@@ -13,7 +14,7 @@ import Synchronization
 ///
 /// - `GET /pop/v1/snapshot?revision=R&wait=S`: the newest ``ConfigSnapshot`` when the control plane's revision
 ///   differs from `R` (the revision the PoP serves), at once; otherwise waits up to `S` seconds (0-30, default 30)
-///   for one and answers 304 when none came. 200 carries the snapshot as JSON, gzip-compressed when the PoP
+///   for one and answers 304 when none came (at once when the server is shutting down). 200 carries the snapshot as JSON, gzip-compressed when the PoP
 ///   accepts it (`Accept-Encoding: gzip`), and its revision in `Slipstream-Revision`. A burst of writes while a
 ///   PoP applies is coalesced: it gets the newest revision, never each one.
 /// - `POST /pop/v1/report` with a ``PoPReport`` (JSON): records it as this PoP's latest report and heartbeat;
@@ -63,7 +64,8 @@ struct PoPProtocolController {
             self.revisions.publish(try await self.controlPlane.currentRevision())
             let deadline = ContinuousClock.now + .seconds(wait)
             while self.revisions.latest == have {
-                guard ContinuousClock.now < deadline else { return Response(status: .notModified) }
+                // A server shutting down answers waiting PoPs at once instead of holding its shutdown for them.
+                guard ContinuousClock.now < deadline, !Task.isShuttingDownGracefully else { return Response(status: .notModified) }
                 try await Task.sleep(for: .milliseconds(50))
             }
         }

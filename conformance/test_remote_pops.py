@@ -1,0 +1,309 @@
+"""Remote PoPs (`slipstream pop`) driven by API replicas run with `--no-data-plane`, as real processes: the PoP
+protocol's credentials and long poll, status settled over live PoPs, static stability when the control plane is
+away, failover between control-plane URLs, and a snapshot format a PoP does not read."""
+
+import gzip
+import http.server
+import json
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import (OUTOFCM_REGION, POSTGRES_ADMIN_URL, Account, EchoBackend, PoPProcess, Server, ShowListenerRequest,
+                      create_accelerator, create_endpoint, create_endpoint_group, create_listener, create_pop,
+                      create_pop_raw, fresh_endpoint_ip, free_port, pop_entry, wait_active, wait_for)
+
+STALE = 3   # SLIPSTREAM_POP_STALE_SECONDS of the servers here; the PoPs report every second
+
+
+def api_only(tmp_path, name="api"):
+    return Server(tmp_path / name, args=["--no-data-plane"], env={"SLIPSTREAM_POP_STALE_SECONDS": str(STALE)})
+
+
+def echo(address, port, payload=b"ping", timeout=3):
+    with socket.create_connection((address, port), timeout=timeout) as s:
+        s.sendall(payload)
+        return s.recv(200)
+
+
+def eventually_echo(address, port, backend_ip, timeout=15, desc="traffic through the PoP"):
+    def attempt():
+        try:
+            return echo(address, port)
+        except OSError:
+            return None
+    wait_for(attempt, lambda reply: reply == backend_ip.encode() + b":ping", timeout=timeout, interval=0.2, desc=desc)
+
+
+def forward(client, accelerator, port, backend_ip, region=OUTOFCM_REGION):
+    """A TCP listener on `port` of `accelerator` with one endpoint at `backend_ip`; waits until all are ACTIVE."""
+    listener = create_listener(client, accelerator.id, ports=((port, port),))
+    group = create_endpoint_group(client, listener.id, region_id=region)
+    create_endpoint(client, group.id, ip_address=backend_ip, resource_type="CUSTOM_IP")
+    return listener
+
+
+def pop_headers(credential):
+    return {"Authorization": "Bearer " + credential["token"]}
+
+
+def test_create_pop_prints_a_credential_and_refuses_bad_input(tmp_path):
+    srv = api_only(tmp_path).start()
+    try:
+        credential = create_pop(srv, "sin-1")
+        assert credential["pop_id"] == "sin-1" and credential["region_id"] == OUTOFCM_REGION
+        assert credential["token"].startswith("slp-pop.sin-1.")
+        for args, text in [(("sin-1", OUTOFCM_REGION), "already exists"), (("sin_2", OUTOFCM_REGION), "pop_id"),
+                           (("sin-3", "mars-1"), "mars-1")]:
+            res = create_pop_raw(srv, *args)
+            assert res.returncode != 0 and text in res.stderr.decode(), (args, res.stderr)
+        acct = Account(srv, srv.credentials())
+        entry = pop_entry(acct, "sin-1")
+        # Registered but never heard from: listed, stale.
+        assert entry["status"] == "ERROR" and entry["region_id"] == OUTOFCM_REGION and entry.get("applied_revision") is None
+    finally:
+        srv.stop()
+
+
+def test_pop_protocol_authentication_long_poll_and_reports(tmp_path):
+    srv = api_only(tmp_path).start()
+    try:
+        acct = Account(srv, srv.credentials())
+        credential = create_pop(srv, "sin-1")
+        snapshot_url = srv.endpoint + "/pop/v1/snapshot"
+        # No token, a tenant's token, a forged PoP token: 401 in the GA error format.
+        forged = credential["token"][:-1] + ("0" if credential["token"][-1] != "0" else "1")
+        for headers in [{}, {"X-Auth-Token": acct.token()}, {"Authorization": "Bearer " + forged}]:
+            r = requests.get(snapshot_url, headers=headers, timeout=10)
+            assert r.status_code == 401 and r.json()["error_code"] == "APIGW.0301", (headers.keys(), r.text)
+        # A PoP token opens no tenant route.
+        r = requests.get(srv.endpoint + "/v1/accelerators", headers=pop_headers(credential), timeout=10)
+        assert r.status_code == 401, r.text
+
+        # The snapshot, gzip-compressed, with its revision.
+        r = requests.get(snapshot_url, headers=dict(pop_headers(credential), **{"Accept-Encoding": "gzip"}),
+                         stream=True, timeout=10)
+        assert r.status_code == 200 and r.headers["Content-Encoding"] == "gzip", r.headers
+        snapshot = json.loads(gzip.decompress(r.raw.read()))
+        assert snapshot["formatVersion"] == 1
+        revision = int(r.headers["Slipstream-Revision"])
+        assert snapshot["revision"] == revision
+
+        # Nothing newer: the poll waits and answers 304.
+        started = time.monotonic()
+        r = requests.get(snapshot_url, params={"revision": revision, "wait": 1}, headers=pop_headers(credential), timeout=10)
+        assert r.status_code == 304 and time.monotonic() - started >= 0.9, r.status_code
+        for bad in [{"revision": "x"}, {"revision": -1}, {"wait": 31}, {"wait": "soon"}]:
+            r = requests.get(snapshot_url, params=bad, headers=pop_headers(credential), timeout=10)
+            assert r.status_code == 400 and r.json()["error_code"] == "GA.9001", (bad, r.text)
+
+        # A write during the poll ends it with the new revision.
+        result = {}
+
+        def poll():
+            result["response"] = requests.get(snapshot_url, params={"revision": revision, "wait": 20},
+                                              headers=pop_headers(credential), timeout=30)
+            result["at"] = time.monotonic()
+        poller = threading.Thread(target=poll)
+        poller.start()
+        time.sleep(0.5)
+        written = time.monotonic()
+        accelerator = create_accelerator(acct.client)   # no live PoP: ACTIVE at once
+        poller.join(timeout=30)
+        r = result["response"]
+        assert r.status_code == 200 and result["at"] - written < 5, r.status_code
+        body = r.json()
+        assert body["revision"] > revision and [a["id"] for a in body["accelerators"]] == [accelerator.id]
+
+        # Reports: another PoP's name is refused, garbage is a 400, a good one makes the PoP live.
+        report = {"formatVersion": 1, "popID": "sin-1", "regionID": OUTOFCM_REGION, "appliedRevision": body["revision"],
+                  "errors": [], "health": []}
+        r = requests.post(srv.endpoint + "/pop/v1/report", json=dict(report, popID="other"), headers=pop_headers(credential), timeout=10)
+        assert r.status_code == 403, r.text
+        for bad in [b"{", b'{"popID": "sin-1"}', json.dumps(dict(report, formatVersion=9)).encode()]:
+            r = requests.post(srv.endpoint + "/pop/v1/report", data=bad, headers=pop_headers(credential), timeout=10)
+            assert r.status_code == 400, (bad, r.text)
+        assert pop_entry(acct, "sin-1")["status"] == "ERROR"
+        r = requests.post(srv.endpoint + "/pop/v1/report", json=report, headers=pop_headers(credential), timeout=10)
+        assert r.status_code == 204, r.text
+        entry = pop_entry(acct, "sin-1")
+        assert entry["status"] == "ACTIVE" and entry["applied_revision"] == body["revision"], entry
+        # With no further heartbeat it goes stale.
+        wait_for(lambda: pop_entry(acct, "sin-1")["status"], lambda s: s == "ERROR", timeout=STALE + 5, desc="stale PoP")
+    finally:
+        srv.stop()
+
+
+def test_a_remote_pop_forwards_and_keeps_serving_without_the_control_plane(tmp_path):
+    srv = api_only(tmp_path).start()
+    backend_ip = fresh_endpoint_ip()
+    port_a, port_b = free_port(), free_port()
+    backends = [EchoBackend(backend_ip, port_a), EchoBackend(backend_ip, port_b)]
+    dead = "http://127.0.0.1:%d" % free_port()   # a control-plane URL nothing answers: the PoP moves past it
+    pop = PoPProcess(tmp_path / "pop-sin-1", create_pop(srv, "sin-1"), [dead, srv.endpoint])
+    try:
+        acct = Account(srv, srv.credentials())
+        pop.start()
+        wait_for(lambda: pop_entry(acct, "sin-1")["status"], lambda s: s == "ACTIVE", timeout=20, desc="PoP live")
+        accelerator = create_accelerator(acct.client)
+        address = accelerator.ip_sets[0].ip_address
+        listener = forward(acct.client, accelerator, port_a, backend_ip)   # ACTIVE: the live PoP applied it
+        assert echo(address, port_a) == backend_ip.encode() + b":ping"
+        entry = pop_entry(acct, "sin-1")
+        assert entry["status"] == "ACTIVE" and entry["errors"] == [], entry
+
+        # Every control plane down (promptly, though the PoP's long poll was waiting on it): the PoP keeps
+        # forwarding, and serves its saved snapshot after a restart.
+        stopping = time.monotonic()
+        srv.stop()
+        assert time.monotonic() - stopping < 5, "the server's shutdown waited for a PoP's long poll"
+        assert echo(address, port_a) == backend_ip.encode() + b":ping"
+        pop.stop()
+        with pytest.raises(OSError):
+            echo(address, port_a, timeout=1)
+        pop.start()
+        eventually_echo(address, port_a, backend_ip, desc="the restarted PoP serving its saved snapshot")
+        assert "serving the saved snapshot" in pop.log_tail(20000)
+
+        # The control plane returns: the PoP catches up (its heartbeats make it live again), and a new listener
+        # reaches it.
+        srv.start(port=srv.port)
+        wait_for(lambda: pop_entry(acct, "sin-1")["status"], lambda s: s == "ACTIVE", timeout=20, desc="PoP live again")
+        forward(acct.client, accelerator, port_b, backend_ip)
+        assert echo(address, port_b) == backend_ip.encode() + b":ping"
+        assert echo(address, port_a) == backend_ip.encode() + b":ping"
+        wait_active(acct.client, "listener", listener.id)
+
+        # A PoP that stops reporting goes stale and holds nothing back.
+        pop.kill9()
+        wait_for(lambda: pop_entry(acct, "sin-1")["status"], lambda s: s == "ERROR", timeout=STALE + 10, desc="stale PoP")
+        third = free_port(avoid=(port_a, port_b))
+        create_listener(acct.client, accelerator.id, ports=((third, third),))   # waits for ACTIVE
+    finally:
+        pop.stop()
+        srv.stop()
+        for backend in backends:
+            backend.close()
+
+
+def test_an_apply_error_on_a_pop_makes_the_listener_error_and_names_the_pop(tmp_path):
+    srv = api_only(tmp_path).start()
+    pop = PoPProcess(tmp_path / "pop-sin-1", create_pop(srv, "sin-1"), [srv.endpoint])
+    holder = None
+    try:
+        acct = Account(srv, srv.credentials())
+        pop.start()
+        wait_for(lambda: pop_entry(acct, "sin-1")["status"], lambda s: s == "ACTIVE", timeout=20, desc="PoP live")
+        accelerator = create_accelerator(acct.client)
+        address = accelerator.ip_sets[0].ip_address
+        port = free_port()
+        holder = socket.socket()
+        holder.bind((address, port))
+        holder.listen(1)
+        listener = create_listener(acct.client, accelerator.id, ports=((port, port),), wait=False)
+        wait_for(lambda: acct.client.show_listener(ShowListenerRequest(listener_id=listener.id)).listener.status,
+                 lambda s: s == "ERROR", timeout=15, desc="listener ERROR")
+        entry = pop_entry(acct, "sin-1")
+        assert [e["id"] for e in entry["errors"]] == [listener.id], entry
+        # Another account sees the PoP but not the error about someone else's listener.
+        other = Account(srv, srv.create_account())
+        assert pop_entry(other, "sin-1")["errors"] == []
+        holder.close()
+        holder = None
+        wait_for(lambda: acct.client.show_listener(ShowListenerRequest(listener_id=listener.id)).listener.status,
+                 lambda s: s == "ACTIVE", timeout=40, desc="listener ACTIVE once the port is free")   # retried with back-off
+        assert pop_entry(acct, "sin-1")["errors"] == []
+    finally:
+        if holder:
+            holder.close()
+        pop.stop()
+        srv.stop()
+
+
+class FakeControlPlane(http.server.ThreadingHTTPServer):
+    """Serves one snapshot of a format no PoP reads, and keeps the reports it is sent."""
+
+    def __init__(self):
+        self.reports = []
+        self.authorizations = set()
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                fake.authorizations.add(self.headers.get("Authorization"))
+                if "revision=" in self.path:   # it has refused revision 5 already: nothing newer
+                    time.sleep(0.5)
+                    self.send_response(304)
+                    self.end_headers()
+                    return
+                body = json.dumps({"formatVersion": 99, "revision": 5, "everything": "different"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                fake.reports.append(json.loads(self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_a_pop_refuses_a_snapshot_format_it_does_not_read_and_says_so(tmp_path):
+    fake = FakeControlPlane()
+    thread = threading.Thread(target=fake.serve_forever, daemon=True)
+    thread.start()
+    credential = {"pop_id": "sin-1", "region_id": OUTOFCM_REGION, "token": "slp-pop.sin-1." + "ab" * 32}
+    pop = PoPProcess(tmp_path / "pop", credential, ["http://127.0.0.1:%d" % fake.server_address[1]])
+    try:
+        pop.start()
+        report = wait_for(lambda: next((r for r in fake.reports if r.get("refusal")), None), lambda r: r is not None,
+                          timeout=15, desc="a report with the refusal")
+        assert "format 99" in report["refusal"] and report["appliedRevision"] == 0, report
+        assert report["popID"] == "sin-1" and report["formatVersion"] == 1
+        assert fake.authorizations == {"Bearer " + credential["token"]}
+        assert pop.alive()
+    finally:
+        pop.stop()
+        fake.shutdown()
+        fake.server_close()
+
+
+@pytest.mark.skipif(not POSTGRES_ADMIN_URL, reason="two API replicas need a shared PostgreSQL database "
+                                                   "(SLIPSTREAM_TEST_DATABASE_URL)")
+def test_a_pop_follows_whichever_replica_answers(tmp_path):
+    data_dir = tmp_path / "shared"   # one data directory name: one database and master key for both replicas
+    first = Server(data_dir, args=["--no-data-plane"], env={"SLIPSTREAM_POP_STALE_SECONDS": str(STALE)}).start()
+    second = Server(data_dir, args=["--no-data-plane"], env={"SLIPSTREAM_POP_STALE_SECONDS": str(STALE)}).start()
+    backend_ip = fresh_endpoint_ip()
+    port_a, port_b = free_port(), free_port()
+    backends = [EchoBackend(backend_ip, port_a), EchoBackend(backend_ip, port_b)]
+    pop = PoPProcess(tmp_path / "pop", create_pop(first, "sin-1"), [first.endpoint, second.endpoint])
+    try:
+        creds = first.credentials()
+        on_first, on_second = Account(first, creds), Account(second, creds)
+        pop.start()
+        wait_for(lambda: pop_entry(on_second, "sin-1")["status"], lambda s: s == "ACTIVE", timeout=20, desc="PoP live")
+        accelerator = create_accelerator(on_first.client)
+        address = accelerator.ip_sets[0].ip_address
+        forward(on_first.client, accelerator, port_a, backend_ip)
+        assert echo(address, port_a) == backend_ip.encode() + b":ping"
+        first.kill9()
+        # Written through the other replica, which the PoP now polls; ACTIVE once the PoP applied it.
+        forward(on_second.client, accelerator, port_b, backend_ip)
+        assert echo(address, port_b) == backend_ip.encode() + b":ping"
+    finally:
+        pop.stop()
+        first.stop()
+        second.stop()
+        for backend in backends:
+            backend.close()
