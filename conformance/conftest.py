@@ -185,8 +185,12 @@ def pytest_sessionfinish(session, exitstatus):
 class Server:
     """One `slipstream serve` process on 127.0.0.1 with its own data dir."""
 
-    def __init__(self, data_dir, env=None, use_env_config=False, preexec_fn=None, args=()):
+    def __init__(self, data_dir, env=None, use_env_config=False, preexec_fn=None, args=(), netns=None,
+                 host="127.0.0.1", sqlite=False):
         self.data_dir = str(data_dir)
+        self.netns = netns                    # run inside this network namespace (`ip netns exec`)
+        self.host = host
+        self.sqlite = sqlite                  # SQLite even when the suite runs on PostgreSQL
         self.args = list(args)                # extra `serve` arguments
         self.preexec_fn = preexec_fn          # run in the child before exec, e.g. to set resource limits
         self.extra_env = dict(env or {})
@@ -200,11 +204,11 @@ class Server:
     # -- lifecycle ----------------------------------------------------------------------------------------
     @property
     def endpoint(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "http://%s:%d" % (self.host, self.port)
 
     def _env(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPSTREAM_")}
-        if POSTGRES_ADMIN_URL:
+        if POSTGRES_ADMIN_URL and not self.sqlite:
             url, key = _postgres_for(self.data_dir)
             env.update({"SLIPSTREAM_DATABASE_URL": url, "SLIPSTREAM_MASTER_KEY": key})
         env.update(self.extra_env)
@@ -224,12 +228,12 @@ class Server:
             self._log_file = open(self.log_path, "ab")
             _STARTED_LOGS.append(self.log_path)
             env = self._env()
-            cmd = [binary, "serve"]
+            cmd = ([] if self.netns is None else ["ip", "netns", "exec", self.netns]) + [binary, "serve"]
             if self.use_env_config:
-                env.update({"SLIPSTREAM_HOST": "127.0.0.1", "SLIPSTREAM_PORT": str(self.port),
+                env.update({"SLIPSTREAM_HOST": self.host, "SLIPSTREAM_PORT": str(self.port),
                             "SLIPSTREAM_DATA_DIR": self.data_dir})
             else:
-                cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--data-dir", self.data_dir]
+                cmd += ["--host", self.host, "--port", str(self.port), "--data-dir", self.data_dir]
             cmd += self.args
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log_file, preexec_fn=self.preexec_fn,
                                          stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -377,7 +381,6 @@ class PoPProcess:
         self.log_path = "%s.pop-%d.log" % (self.state_dir.rstrip("/"), self._starts)
         _STARTED_LOGS.append(self.log_path)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPSTREAM_")}
-        env["SLIPSTREAM_LOG_LEVEL"] = "debug"
         env.update(self.extra_env)
         cmd = ([] if self.netns is None else ["ip", "netns", "exec", self.netns]) + [
             _server_bin(), "pop", "--control-plane", ",".join(self.control_planes),

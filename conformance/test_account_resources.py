@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from conftest import (DEFAULT_OUTOFCM_POOL, OUTOFCM_REGION, Account, create_accelerator, create_listener,
+from conftest import (DEFAULT_OUTOFCM_POOL, OUTOFCM_REGION, Account, wait_for, create_accelerator, create_listener,
                       expect_error, start_server, uniq)
 from huaweicloudsdkga.v1 import (CreateIpGroupIpOption, CreateIpGroupOption, CreateIpGroupRequest,
                                  CreateIpGroupRequestBody, ListAllPopsRequest, ListByoipPoolsRequest,
@@ -113,7 +113,9 @@ def test_accelerator_quota_enforced(limited):
 # --------------------------------------------------------------------------------------------------------------
 
 def test_pops_list_embedded(client, acct_a):
-    resp = client.list_all_pops(ListAllPopsRequest())
+    # The embedded PoP is listed from its first report on (within a second of the server's start).
+    resp = wait_for(lambda: client.list_all_pops(ListAllPopsRequest()), lambda r: any(p.id == "embedded" for p in r.pops),
+                    desc="the embedded PoP listed")
     assert resp.status_code == 200
     ids = [p.id for p in resp.pops]
     assert "embedded" in ids

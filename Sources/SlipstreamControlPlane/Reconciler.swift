@@ -1,7 +1,7 @@
-import Synchronization
 import Logging
 import ServiceLifecycle
 import SlipstreamModel
+import Synchronization
 
 /// Wakes the reconciler; coalesces wake-ups that arrive while it is busy.
 public final class ReconcilerSignal: Sendable {

@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import SlipstreamAPI
 import SlipstreamControlPlane
 import SlipstreamDataPlane
 import SlipstreamModel
 import SlipstreamPoP
-import ServiceLifecycle
 
 @main
 struct Slipstream: AsyncParsableCommand {

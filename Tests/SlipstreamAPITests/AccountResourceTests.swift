@@ -53,10 +53,14 @@ import Testing
                 BYOIPPool(cidr: CIDR("2001:db8::/48")!, area: .chineseMainland),
             ]
         }.run { api in
+            // The embedded PoP is listed from its first report on, and live.
+            #expect(try await eventually { try await !api.call(.get, "/v1/pops").list("pops").isEmpty })
             let pops = try await api.call(.get, "/v1/pops")
             #expect(pops.status == 200)
             let pop = try #require(pops.list("pops").first)
             #expect(pop["id"] as? String == "embedded")
+            #expect(pop["status"] as? String == "ACTIVE")
+            #expect(pop["applied_revision"] as? Int != nil)
             #expect(pop["region_id"] as? String == "cn-east-3")
             #expect((pop["addresses"] as? [String])?.contains("127.11.30.0/24") == true)
             #expect((pops.json["page_info"] as? [String: Any])?["current_count"] as? Int == 1)

@@ -216,7 +216,8 @@ import Testing
             let remote = StoredPoP(id: "sin-1", regionID: "ap-southeast-1", secretHash: "ab12", createdAt: "t")
             try await store.write { tx in try await tx.insertPoP(remote) }
             do {
-                try await store.write { tx in try await tx.insertPoP(StoredPoP(id: "sin-1", regionID: "cn-north-4", secretHash: nil, createdAt: "t")) }
+                try await store.write { tx in try await tx.insertPoP(StoredPoP(id: "sin-1", regionID: "cn-north-4", secretHash: nil, createdAt: "t"))
+                }
                 Issue.record("a second PoP sin-1 was stored")
             } catch let error as GAError {
                 #expect(error.code == "GA.9104")

@@ -2,8 +2,8 @@ import CompressNIO
 import Foundation
 import HTTPTypes
 import Hummingbird
-import ServiceLifecycle
 import NIOCore
+import ServiceLifecycle
 import SlipstreamControlPlane
 import SlipstreamModel
 import Synchronization
@@ -53,12 +53,13 @@ struct PoPProtocolController {
             guard let revision = Int64(value), revision >= 0 else { throw GAError.invalid("revision", "must be a revision number") }
             return revision
         }
-        let wait = try query["wait"].map { value -> Int in
-            guard let seconds = Int(value), (0...Self.maximumWait).contains(seconds) else {
-                throw GAError.invalid("wait", "must be 0-\(Self.maximumWait) seconds")
-            }
-            return seconds
-        } ?? Self.maximumWait
+        let wait =
+            try query["wait"].map { value -> Int in
+                guard let seconds = Int(value), (0...Self.maximumWait).contains(seconds) else {
+                    throw GAError.invalid("wait", "must be 0-\(Self.maximumWait) seconds")
+                }
+                return seconds
+            } ?? Self.maximumWait
         if let have {
             // The database's revision first, then the watch this process keeps current, until one differs.
             self.revisions.publish(try await self.controlPlane.currentRevision())
@@ -91,7 +92,10 @@ struct PoPProtocolController {
             throw GAError.invalid("report", "is not a PoP report: \(error)")
         }
         guard report.formatVersion == PoPReport.formatVersion else {
-            throw GAError.invalid("formatVersion", "report format \(report.formatVersion) is not supported (this server reads \(PoPReport.formatVersion))")
+            throw GAError.invalid(
+                "formatVersion",
+                "report format \(report.formatVersion) is not supported (this server reads \(PoPReport.formatVersion))"
+            )
         }
         guard report.popID == pop.id else {
             throw GAError(status: 403, code: "APIGW.0302", message: "this token belongs to PoP \(pop.id), not \(report.popID)")
