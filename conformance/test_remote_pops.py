@@ -168,13 +168,19 @@ def test_a_remote_pop_forwards_and_keeps_serving_without_the_control_plane(tmp_p
         eventually_echo(address, port_a, backend_ip, desc="the restarted PoP serving its saved snapshot")
         assert "serving the saved snapshot" in pop.log_tail(20000)
 
-        # The control plane returns: the PoP catches up (its heartbeats make it live again), and a new listener
-        # reaches it.
+        # The control plane returns: the PoP catches up (its heartbeats make it live again), a new listener
+        # reaches it, and a flow open all along keeps going.
+        held = socket.create_connection((address, port_a), timeout=5)
+        held.sendall(b"before")
+        assert held.recv(100) == backend_ip.encode() + b":before"
         srv.start(port=srv.port)
         wait_for(lambda: pop_entry(acct, "sin-1")["status"], lambda s: s == "ACTIVE", timeout=20, desc="PoP live again")
         forward(acct.client, accelerator, port_b, backend_ip)
         assert echo(address, port_b) == backend_ip.encode() + b":ping"
         assert echo(address, port_a) == backend_ip.encode() + b":ping"
+        held.sendall(b"after")
+        assert held.recv(100) == backend_ip.encode() + b":after"
+        held.close()
         wait_active(acct.client, "listener", listener.id)
 
         # A PoP that stops reporting goes stale and holds nothing back.
