@@ -1,69 +1,113 @@
 import SlipstreamModel
+import Synchronization
+
+/// The last snapshot this control plane built, by resource, so the next one re-reads only what was written since
+/// (the revision tells which): the work of a snapshot grows with the change, not with the whole configuration.
+/// A removed resource leaves no row behind; a count per kind catches it, and that kind is read whole. Assembling
+/// the arrays is a sort of what is held in memory.
+final class SnapshotCache: Sendable {
+    struct State: Sendable {
+        var revision: Int64 = 0
+        var accelerators: [String: ConfigSnapshot.AcceleratorConfig] = [:]
+        var listeners: [String: ConfigSnapshot.ListenerConfig] = [:]
+        var endpointGroups: [String: ConfigSnapshot.EndpointGroupConfig] = [:]
+        var endpoints: [String: ConfigSnapshot.EndpointConfig] = [:]
+        var healthChecks: [String: ConfigSnapshot.HealthCheckConfig] = [:]
+        /// An IP group's entries: one per listener it is associated with.
+        var accessControls: [String: [ConfigSnapshot.AccessControlConfig]] = [:]
+        var logSinks: [String: ConfigSnapshot.LogSinkConfig] = [:]
+
+        var snapshot: ConfigSnapshot {
+            func sorted<T>(_ entries: [String: T]) -> [T] { entries.sorted { $0.key < $1.key }.map(\.value) }
+            return ConfigSnapshot(
+                revision: self.revision,
+                accelerators: sorted(self.accelerators),
+                listeners: sorted(self.listeners),
+                endpointGroups: sorted(self.endpointGroups),
+                endpoints: sorted(self.endpoints),
+                healthChecks: sorted(self.healthChecks),
+                accessControls: sorted(self.accessControls).flatMap { $0 },
+                logSinks: sorted(self.logSinks)
+            )
+        }
+    }
+
+    let state = Mutex(State())
+}
 
 extension ControlPlane {
     /// The configuration every PoP serves: all resources of all accounts that are not being deleted, at the
-    /// revision they were read at.
+    /// revision they were read at. Built from the last snapshot and the resources written since.
     public func snapshot() async throws -> ConfigSnapshot {
-        try await self.read { tx in
+        let cached = self.snapshots.state.withLock { $0 }
+        let next = try await self.read { tx in
             let revision = try await tx.currentRevision()
-            var snapshot = ConfigSnapshot(revision: revision)
-            for accelerator in try await tx.live(AcceleratorSpec.self) {
-                snapshot.accelerators.append(.init(id: accelerator.id, addresses: accelerator.spec.ipSets.map(\.ipAddress)))
-            }
-            for listener in try await tx.live(ListenerSpec.self) {
-                snapshot.listeners.append(
-                    .init(
-                        id: listener.id,
-                        acceleratorID: listener.parentID ?? "",
-                        protocol: listener.spec.protocol,
-                        portRanges: listener.spec.portRanges,
-                        clientAffinity: listener.spec.clientAffinity
-                    )
-                )
-            }
-            for group in try await tx.live(EndpointGroupSpec.self) {
-                snapshot.endpointGroups.append(
-                    .init(
-                        id: group.id,
-                        listenerID: group.parentID ?? "",
-                        regionID: group.spec.regionID,
-                        trafficDialPercentage: group.spec.trafficDialPercentage
-                    )
-                )
-            }
-            for endpoint in try await tx.live(EndpointSpec.self) {
-                snapshot.endpoints.append(
-                    .init(id: endpoint.id, groupID: endpoint.parentID ?? "", address: endpoint.spec.ipAddress, weight: endpoint.spec.weight)
-                )
-            }
-            for check in try await tx.live(HealthCheckSpec.self) {
-                snapshot.healthChecks.append(
-                    .init(
-                        id: check.id,
-                        groupID: check.parentID ?? "",
-                        protocol: check.spec.protocol,
-                        port: check.spec.port,
-                        interval: check.spec.interval,
-                        timeout: check.spec.timeout,
-                        maxRetries: check.spec.maxRetries,
-                        enabled: check.spec.enabled
-                    )
-                )
-            }
-            for group in try await tx.live(IPGroupSpec.self) {
-                for binding in group.spec.associatedListeners {
-                    snapshot.accessControls.append(
-                        .init(listenerID: binding.listenerID, type: binding.type, cidrs: group.spec.ipList.map(\.cidr))
-                    )
+            // A revision behind the cache means another store (a restored database): start over.
+            var state = cached.revision <= revision ? cached : SnapshotCache.State()
+            if state.revision == revision { return state }
+            let since = state.revision
+            state.revision = revision
+            func apply<S: ResourceSpec, C>(
+                _ type: S.Type,
+                into path: WritableKeyPath<SnapshotCache.State, [String: C]>,
+                _ entry: (Resource<S>) -> C
+            ) async throws {
+                for resource in try await tx.changed(type, since: since) {
+                    state[keyPath: path][resource.id] = resource.status == .deleting ? nil : entry(resource)
+                }
+                // A resource removed since (its delete settled, perhaps by another replica) left no row to read:
+                // the counts disagree, and the kind is read whole.
+                if state[keyPath: path].count != (try await tx.liveCount(S.kind)) {
+                    state[keyPath: path] = Dictionary(uniqueKeysWithValues: try await tx.live(type).map { ($0.id, entry($0)) })
                 }
             }
-            for logtank in try await tx.live(LogtankSpec.self) {
-                snapshot.logSinks.append(
-                    .init(listenerID: logtank.parentID ?? "", logGroupID: logtank.spec.logGroupID, logStreamID: logtank.spec.logStreamID)
+            try await apply(AcceleratorSpec.self, into: \.accelerators) { .init(id: $0.id, addresses: $0.spec.ipSets.map(\.ipAddress)) }
+            try await apply(ListenerSpec.self, into: \.listeners) { listener in
+                .init(
+                    id: listener.id,
+                    acceleratorID: listener.parentID ?? "",
+                    protocol: listener.spec.protocol,
+                    portRanges: listener.spec.portRanges,
+                    clientAffinity: listener.spec.clientAffinity
                 )
             }
-            return snapshot
+            try await apply(EndpointGroupSpec.self, into: \.endpointGroups) { group in
+                .init(
+                    id: group.id,
+                    listenerID: group.parentID ?? "",
+                    regionID: group.spec.regionID,
+                    trafficDialPercentage: group.spec.trafficDialPercentage
+                )
+            }
+            try await apply(EndpointSpec.self, into: \.endpoints) { endpoint in
+                .init(id: endpoint.id, groupID: endpoint.parentID ?? "", address: endpoint.spec.ipAddress, weight: endpoint.spec.weight)
+            }
+            try await apply(HealthCheckSpec.self, into: \.healthChecks) { check in
+                .init(
+                    id: check.id,
+                    groupID: check.parentID ?? "",
+                    protocol: check.spec.protocol,
+                    port: check.spec.port,
+                    interval: check.spec.interval,
+                    timeout: check.spec.timeout,
+                    maxRetries: check.spec.maxRetries,
+                    enabled: check.spec.enabled
+                )
+            }
+            try await apply(IPGroupSpec.self, into: \.accessControls) { group in
+                group.spec.associatedListeners.map { binding in
+                    .init(listenerID: binding.listenerID, type: binding.type, cidrs: group.spec.ipList.map(\.cidr))
+                }
+            }
+            try await apply(LogtankSpec.self, into: \.logSinks) { logtank in
+                .init(listenerID: logtank.parentID ?? "", logGroupID: logtank.spec.logGroupID, logStreamID: logtank.spec.logStreamID)
+            }
+            return state
         }
+        self.snapshots.state.withLock { state in
+            if state.revision < next.revision || next.revision < cached.revision { state = next }
+        }
+        return next.snapshot
     }
 
     /// Records what one PoP reported, as a fleet of that PoP alone: see ``settle(_:)-(FleetReport)``.
@@ -76,10 +120,16 @@ extension ControlPlane {
     /// or before it are removed. An endpoint shows the health verdict (``ResourceLifecycle/healthVerdict(_:)``) of
     /// the PoPs in its endpoint group's region, or of all PoPs when none is there, counting only PoPs that have
     /// applied the endpoint and its group's health check.
-    public func settle(_ fleet: FleetReport) async throws {
+    ///
+    /// With `previous`, the fleet report settled last, only endpoints whose views changed since, and endpoints and
+    /// health checks this call settles, are looked at: the work follows the change, not the configuration's size.
+    public func settle(_ fleet: FleetReport, previous: FleetReport? = nil) async throws {
         let applied = fleet.appliedRevision
         let failed = Set(fleet.failures.keys)
         try await self.store.write { tx in
+            // Endpoints whose verdict may change though their views did not: those settled now, and those of
+            // groups whose health check is settled now.
+            var touched: Set<String> = []
             for resource in try await tx.unsettled(atOrBefore: applied, orAmong: failed) {
                 let transition = ResourceLifecycle.transition(
                     status: resource.status,
@@ -87,6 +137,10 @@ extension ControlPlane {
                     appliedRevision: applied,
                     failed: failed.contains(resource.id)
                 )
+                if resource.kind == .endpoint { touched.insert(resource.id) }
+                if resource.kind == .healthCheck, let group = try await tx.find(HealthCheckSpec.self, id: resource.id)?.parentID {
+                    touched.formUnion(try await tx.children(EndpointSpec.self, of: group).map(\.id))
+                }
                 switch transition {
                 case .unchanged: break
                 case .become(let status): try await tx.setStatus(resource.kind, id: resource.id, status, revision: resource.revision, updatedAt: nil)
@@ -94,6 +148,7 @@ extension ControlPlane {
                 }
             }
             for (endpointID, votes) in fleet.health {
+                if let previous, !touched.contains(endpointID), previous.health[endpointID].map(Self.views) == Self.views(votes) { continue }
                 guard var endpoint = try await tx.find(EndpointSpec.self, id: endpointID), let groupID = endpoint.parentID else { continue }
                 let region = try await tx.find(EndpointGroupSpec.self, id: groupID)?.spec.regionID
                 let checkRevision = try await tx.children(HealthCheckSpec.self, of: groupID).map(\.revision).max()
@@ -110,5 +165,10 @@ extension ControlPlane {
                 try await tx.update(endpoint)
             }
         }
+    }
+
+    /// What a set of views says, without the revisions the PoPs applied.
+    static func views(_ votes: [FleetReport.HealthVote]) -> [String] {
+        votes.map { "\($0.popID)/\($0.regionID)/\($0.state.rawValue)" }.sorted()
     }
 }

@@ -10,6 +10,8 @@ public struct ControlPlane: Sendable {
     let ids = ResourceIDGenerator()
     /// Told the new revision after every committed write (wakes the reconciler).
     let onCommit: @Sendable (Int64) -> Void
+    /// The last snapshot built, for the next one to start from.
+    let snapshots = SnapshotCache()
 
     public init(store: any ControlPlaneStore, settings: ControlPlaneSettings, onCommit: @escaping @Sendable (Int64) -> Void = { _ in }) {
         self.store = store

@@ -147,7 +147,7 @@ public struct Reconciler: Service {
         }
         let fleet = try await self.controlPlane.fleetReport(committed: revision)
         if fleet != round.settled {
-            try await self.controlPlane.settle(fleet)
+            try await self.controlPlane.settle(fleet, previous: round.settled)
             round.settled = fleet
         }
     }

@@ -84,6 +84,18 @@ struct SQLTransaction: StoreTransaction {
         ).all().map(Self.decode)
     }
 
+    func changed<S: ResourceSpec>(_: S.Type, since revision: Int64) async throws -> [Resource<S>] {
+        try await self.db.raw(
+            "SELECT * FROM resources WHERE kind = \(bind: S.kind.rawValue) AND revision > \(bind: revision) ORDER BY id"
+        ).all().map(Self.decode)
+    }
+
+    func liveCount(_ kind: ResourceKind) async throws -> Int {
+        try await self.db.raw(
+            "SELECT COUNT(*) AS n FROM resources WHERE kind = \(bind: kind.rawValue) AND status <> 'DELETING'"
+        ).first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
     func count(_ kind: ResourceKind, domainID: String, parentID: String?) async throws -> Int {
         var sql: SQLQueryString = "SELECT COUNT(*) AS n FROM resources WHERE kind = \(bind: kind.rawValue) AND domain_id = \(bind: domainID)"
         if let parentID { sql += " AND parent_id = \(bind: parentID)" }

@@ -139,6 +139,38 @@ import Testing
         #expect(try await settle(elsewhere) == .healthy)
     }
 
+    @Test func settlingAfterAPreviousReportLooksOnlyAtChangedViews() async throws {
+        let f = Fixture()
+        let (_, _, group) = try await f.chain()
+        let endpoint = try await f.endpoint(in: group.id)
+        let other = try await f.endpoint(in: group.id, ip: "127.0.0.3")
+        _ = try await f.healthCheck(on: group.id)
+        let revision = try await f.revision()
+        func fleet(_ views: [String: HealthState]) -> FleetReport {
+            var fleet = FleetReport(appliedRevision: revision)
+            fleet.add(Self.report("sin-1", at: revision, health: views))
+            return fleet
+        }
+        let first = fleet([endpoint.id: .healthy, other.id: .healthy])
+        try await f.controlPlane.settle(first)
+        #expect(try await f.health(endpoint.id) == .healthy)
+        #expect(try await f.health(other.id) == .healthy)
+        // Behind the control plane's back, so that a look would show: an endpoint whose views did not change is
+        // not looked at ...
+        try await f.controlPlane.store.write { tx in
+            var stored = try #require(try await tx.find(EndpointSpec.self, id: other.id))
+            stored.healthState = .initial
+            try await tx.update(stored)
+        }
+        let second = fleet([endpoint.id: .unhealthy, other.id: .healthy])
+        try await f.controlPlane.settle(second, previous: first)
+        #expect(try await f.health(endpoint.id) == .unhealthy)
+        #expect(try await f.health(other.id) == .initial)
+        // ... but without a previous report every endpoint is.
+        try await f.controlPlane.settle(second)
+        #expect(try await f.health(other.id) == .healthy)
+    }
+
     @Test func healthVerdictTable() {
         let cases: [([HealthState], HealthState?)] = [
             ([], nil),

@@ -27,6 +27,11 @@ public protocol StoreTransaction: Sendable {
     func children<S: ResourceSpec>(_ type: S.Type, of parentID: String) async throws -> [Resource<S>]
     /// Every resource of a kind, of all accounts, that is not `DELETING`, in id order.
     func live<S: ResourceSpec>(_ type: S.Type) async throws -> [Resource<S>]
+    /// Every resource of a kind, of all accounts, written after `revision`, `DELETING` ones included, in id order:
+    /// what an incremental snapshot re-reads.
+    func changed<S: ResourceSpec>(_ type: S.Type, since revision: Int64) async throws -> [Resource<S>]
+    /// How many resources of a kind, of all accounts, are not `DELETING`.
+    func liveCount(_ kind: ResourceKind) async throws -> Int
     func insert<S: ResourceSpec>(_ resource: Resource<S>) async throws
     /// Writes back name, status, revision, `updatedAt`, health and spec.
     func update<S: ResourceSpec>(_ resource: Resource<S>) async throws

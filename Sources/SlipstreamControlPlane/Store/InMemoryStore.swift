@@ -138,6 +138,14 @@ public final class InMemoryStore: ControlPlaneStore {
             self.rows { $0.kind == S.kind && $0.status != .deleting }.compactMap { $0.resource(type) }
         }
 
+        func changed<S: ResourceSpec>(_ type: S.Type, since revision: Int64) async throws -> [Resource<S>] {
+            self.rows { $0.kind == S.kind && $0.revision > revision }.compactMap { $0.resource(type) }
+        }
+
+        func liveCount(_ kind: ResourceKind) async throws -> Int {
+            self.rows { $0.kind == kind && $0.status != .deleting }.count
+        }
+
         func insert<S: ResourceSpec>(_ resource: Resource<S>) async throws {
             try self.state.withLock { state in
                 guard state.rows[resource.id] == nil else { throw GAError.alreadyExists("resource \(resource.id)") }

@@ -70,7 +70,9 @@ enum Migrations {
                     last_seen_ms BIGINT,
                     report TEXT
                 )
-                """
+                """,
+                // What an incremental snapshot reads: the resources of a kind written after a revision.
+                "CREATE INDEX resources_by_revision ON resources (kind, revision)",
             ]
         ),
     ]
