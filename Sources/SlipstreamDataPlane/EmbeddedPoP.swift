@@ -168,18 +168,22 @@ public actor EmbeddedPoP: PoP {
         self.flows.closeAll()
     }
 
-    /// Compiles every listener's plan from `snapshot`, the current health and resolved names, and swaps it into
-    /// the listener's runtime (created for new listeners).
-    private func compilePlans(_ snapshot: ConfigSnapshot) {
+    /// Compiles the plan of every listener of `snapshot` whose configuration changed (all of them with `force`,
+    /// after endpoint names resolved differently) from the snapshot, the current health and resolved names, and
+    /// swaps it into the listener's runtime (created for new listeners). An unchanged listener keeps its plan, so
+    /// an apply's work follows what changed.
+    private func compilePlans(_ snapshot: ConfigSnapshot, force: Bool = false) {
+        let previous = self.index
         self.index = SnapshotIndex(snapshot)
         var runtimes: [String: ListenerRuntime] = [:]
         for listener in snapshot.listeners {
-            let plan = self.plan(for: listener)
             if let runtime = self.runtimes[listener.id] {
-                runtime.update(plan)
+                if force || previous.inputs(of: listener.id) != self.index.inputs(of: listener.id) {
+                    runtime.update(self.plan(for: listener))
+                }
                 runtimes[listener.id] = runtime
             } else {
-                runtimes[listener.id] = ListenerRuntime(plan: plan, stats: self.metrics.listener(listener.id), loops: self.loops)
+                runtimes[listener.id] = ListenerRuntime(plan: self.plan(for: listener), stats: self.metrics.listener(listener.id), loops: self.loops)
             }
         }
         self.runtimes = runtimes
@@ -264,7 +268,7 @@ public actor EmbeddedPoP: PoP {
             if address != nil && address != self.resolved[name] { changed = true }
         }
         self.resolved = fresh
-        if changed && !self.stopped { self.compilePlans(self.current) }
+        if changed && !self.stopped { self.compilePlans(self.current, force: true) }
     }
 
     /// `host`'s first IPv4 address, else its first IPv6 address; getaddrinfo runs on NIO's thread pool.
@@ -402,8 +406,33 @@ private struct SnapshotIndex {
     let endpointsByGroup: [String: [ConfigSnapshot.EndpointConfig]]
     let accessControls: [String: ConfigSnapshot.AccessControlConfig]
     let logSinks: [String: ConfigSnapshot.LogSinkConfig]
+    let healthChecksByGroup: [String: [ConfigSnapshot.HealthCheckConfig]]
     /// The listener each endpoint serves (for recompiling after a health change).
     let listenerOfEndpoint: [String: String]
+
+    /// Everything a listener's plan is compiled from, but health and resolved names.
+    struct ListenerInputs: Equatable {
+        var listener: ConfigSnapshot.ListenerConfig
+        var groups: [ConfigSnapshot.EndpointGroupConfig]
+        var endpoints: [[ConfigSnapshot.EndpointConfig]]
+        /// Health checks decide the health endpoints start from.
+        var healthChecks: [[ConfigSnapshot.HealthCheckConfig]]
+        var access: ConfigSnapshot.AccessControlConfig?
+        var logSink: ConfigSnapshot.LogSinkConfig?
+    }
+
+    func inputs(of listenerID: String) -> ListenerInputs? {
+        guard let listener = self.listeners[listenerID] else { return nil }
+        let groups = self.groupsByListener[listenerID] ?? []
+        return ListenerInputs(
+            listener: listener,
+            groups: groups,
+            endpoints: groups.map { self.endpointsByGroup[$0.id] ?? [] },
+            healthChecks: groups.map { self.healthChecksByGroup[$0.id] ?? [] },
+            access: self.accessControls[listenerID],
+            logSink: self.logSinks[listenerID]
+        )
+    }
 
     init(_ snapshot: ConfigSnapshot) {
         self.listeners = Dictionary(snapshot.listeners.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -411,6 +440,7 @@ private struct SnapshotIndex {
         self.endpointsByGroup = Dictionary(grouping: snapshot.endpoints, by: \.groupID)
         self.accessControls = Dictionary(snapshot.accessControls.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a })
         self.logSinks = Dictionary(snapshot.logSinks.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a })
+        self.healthChecksByGroup = Dictionary(grouping: snapshot.healthChecks, by: \.groupID)
         let listenerOfGroup = Dictionary(snapshot.endpointGroups.map { ($0.id, $0.listenerID) }, uniquingKeysWith: { a, _ in a })
         self.listenerOfEndpoint = Dictionary(
             snapshot.endpoints.compactMap { endpoint in listenerOfGroup[endpoint.groupID].map { (endpoint.id, $0) } },
