@@ -150,7 +150,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SlipstreamStoreTests",
-            dependencies: ["SlipstreamStore", "SlipstreamControlPlane", "SlipstreamModel", "SlipstreamTestSupport"],
+            dependencies: [
+                "SlipstreamStore", "SlipstreamControlPlane", "SlipstreamModel", "SlipstreamTestSupport",
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

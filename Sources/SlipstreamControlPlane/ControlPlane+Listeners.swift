@@ -91,13 +91,7 @@ extension ControlPlane {
     /// The listener ports an account holds: per listener, the ports of its ranges times its accelerator's addresses,
     /// which is the number of sockets the data plane binds for it. Deleting listeners count until they are gone.
     static func listenerPorts(domainID: String, except listenerID: String? = nil, on tx: any StoreTransaction) async throws -> Int {
-        let addresses = Dictionary(
-            try await tx.all(AcceleratorSpec.self, domainID: domainID).map { ($0.id, $0.spec.ipSets.count) },
-            uniquingKeysWith: { a, _ in a }
-        )
-        return try await tx.all(ListenerSpec.self, domainID: domainID)
-            .filter { $0.id != listenerID }
-            .reduce(0) { $0 + PortRange.portCount($1.spec.portRanges) * (addresses[$1.parentID ?? ""] ?? 1) }
+        try await tx.listenerPorts(domainID: domainID, except: listenerID)
     }
 
     /// GA.9101 when `ranges` overlap a range of another listener on the same accelerator.

@@ -36,11 +36,11 @@ struct SQLTransaction: StoreTransaction {
         try await self.db.raw(
             """
             INSERT INTO resources (id, kind, domain_id, parent_id, name, enterprise_project_id, status, revision,
-                created_at, updated_at, health_state, spec)
+                created_at, updated_at, health_state, spec, quota_units)
             VALUES (\(bind: resource.id), \(bind: S.kind.rawValue), \(bind: resource.domainID), \(bind: resource.parentID),
                 \(bind: resource.name), \(bind: Self.projectID(of: resource)), \(bind: resource.status.rawValue),
                 \(bind: resource.revision), \(bind: resource.createdAt), \(bind: resource.updatedAt),
-                \(bind: resource.healthState?.rawValue), \(bind: spec))
+                \(bind: resource.healthState?.rawValue), \(bind: spec), \(bind: resource.spec.quotaUnits))
             """
         ).run()
     }
@@ -52,7 +52,8 @@ struct SQLTransaction: StoreTransaction {
             """
             UPDATE resources SET name = \(bind: resource.name), status = \(bind: resource.status.rawValue),
                 revision = \(bind: resource.revision), updated_at = \(bind: resource.updatedAt),
-                health_state = \(bind: resource.healthState?.rawValue), spec = \(bind: spec)
+                health_state = \(bind: resource.healthState?.rawValue), spec = \(bind: spec),
+                quota_units = \(bind: resource.spec.quotaUnits)
             WHERE id = \(bind: resource.id) AND kind = \(bind: S.kind.rawValue) AND domain_id = \(bind: resource.domainID)
             """
         ).run()
@@ -88,6 +89,16 @@ struct SQLTransaction: StoreTransaction {
         try await self.db.raw(
             "SELECT * FROM resources WHERE kind = \(bind: S.kind.rawValue) AND revision > \(bind: revision) ORDER BY id"
         ).all().map(Self.decode)
+    }
+
+    func listenerPorts(domainID: String, except listenerID: String?) async throws -> Int {
+        try await self.db.raw(
+            """
+            SELECT CAST(COALESCE(SUM(l.quota_units * COALESCE(a.quota_units, 1)), 0) AS BIGINT) AS n FROM resources l
+            LEFT JOIN resources a ON a.id = l.parent_id AND a.kind = 'accelerator'
+            WHERE l.kind = 'listener' AND l.domain_id = \(bind: domainID) AND l.id <> \(bind: listenerID ?? "")
+            """
+        ).first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
     func liveCount(_ kind: ResourceKind) async throws -> Int {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SQLKit
 import SlipstreamControlPlane
 import SlipstreamModel
 import Testing
@@ -211,6 +212,47 @@ import Testing
         }
     }
 
+    @Test(arguments: Kind.available) func listenerPortsArePortsTimesAddressesPerAccount(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            var accelerator = Self.accelerator("a1")
+            accelerator.spec.ipSets = [
+                AcceleratorIP(ipType: .ipv4, ipAddress: "127.10.0.1", area: .outsideChineseMainland),
+                AcceleratorIP(ipType: .ipv6, ipAddress: "fd00::1", area: .outsideChineseMainland),
+            ]
+            @Sendable func listener(_ id: String, domain: String, parent: String, ports: ClosedRange<Int>) -> Listener {
+                Listener(
+                    id: id,
+                    domainID: domain,
+                    parentID: parent,
+                    name: id,
+                    status: .active,
+                    revision: 1,
+                    createdAt: "t",
+                    updatedAt: "t",
+                    spec: ListenerSpec(
+                        description: "",
+                        protocol: .tcp,
+                        portRanges: [PortRange(fromPort: ports.lowerBound, toPort: ports.upperBound)],
+                        clientAffinity: .none,
+                        tags: []
+                    )
+                )
+            }
+            try await store.write { [accelerator] tx in
+                try await tx.insert(accelerator)
+                try await tx.insert(Self.accelerator("a2", domain: "d2"))
+                try await tx.insert(listener("l1", domain: "d1", parent: "a1", ports: 80...84))
+                try await tx.insert(listener("l2", domain: "d1", parent: "a1", ports: 90...90))
+                try await tx.insert(listener("l3", domain: "d2", parent: "a2", ports: 80...99))
+            }
+            try await store.read { tx async throws in
+                #expect(try await tx.listenerPorts(domainID: "d1", except: nil) == 12)
+                #expect(try await tx.listenerPorts(domainID: "d1", except: "l1") == 2)
+                #expect(try await tx.listenerPorts(domainID: "nobody", except: nil) == 0)
+            }
+        }
+    }
+
     @Test(arguments: Kind.available) func popsAndTheirReports(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
             let remote = StoredPoP(id: "sin-1", regionID: "ap-southeast-1", secretHash: "ab12", createdAt: "t")
@@ -271,6 +313,62 @@ import Testing
             #expect(try await tx.currentRevision() == 1)
             #expect(try await tx.find(AcceleratorSpec.self, id: "a1")?.name == "acc-a1")
         }
+        try await second.close()
+    }
+
+    /// A data directory written before listener ports were stored beside the spec gets them at its next start: ports
+    /// × addresses, 10 × 2 here.
+    @Test func theQuotaUnitsMigrationFillsInExistingRows() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("s.sqlite").path
+        let first = SQLStore(driver: try await SQLiteDriver.open(path: path, logger: Logger(label: "test")))
+        var accelerator = StoreContractTests.accelerator("a1")
+        accelerator.spec.ipSets = [
+            AcceleratorIP(ipType: .ipv4, ipAddress: "127.10.0.1", area: .outsideChineseMainland),
+            AcceleratorIP(ipType: .ipv6, ipAddress: "fd00::1", area: .outsideChineseMainland),
+        ]
+        var listener = Listener(
+            id: "l1",
+            domainID: "d1",
+            parentID: "a1",
+            name: "l",
+            status: .active,
+            revision: 1,
+            createdAt: "t",
+            updatedAt: "t",
+            spec: ListenerSpec(
+                description: "",
+                protocol: .tcp,
+                portRanges: [PortRange(fromPort: 80, toPort: 89)],
+                clientAffinity: .none,
+                tags: []
+            )
+        )
+        try await first.write { [accelerator, listener] tx in
+            try await tx.insert(accelerator)
+            try await tx.insert(listener)
+        }
+        #expect(try await first.read { tx in try await tx.listenerPorts(domainID: "d1", except: nil) } == 20)
+        // Back to the schema of version 1.
+        try await first.driver.write { db in
+            for statement in [
+                "DROP TABLE pops", "DROP INDEX resources_by_revision", "ALTER TABLE resources DROP COLUMN quota_units",
+                "DELETE FROM schema_migrations WHERE version = 2",
+            ] {
+                try await db.raw(SQLQueryString(statement)).run()
+            }
+        }
+        try await first.close()
+        let second = SQLStore(driver: try await SQLiteDriver.open(path: path, logger: Logger(label: "test")))
+        try await second.read { tx async throws in
+            #expect(try await tx.listenerPorts(domainID: "d1", except: nil) == 20)
+            #expect(try await tx.listenerPorts(domainID: "d1", except: "l1") == 0)
+        }
+        listener.spec.portRanges = [PortRange(fromPort: 80, toPort: 80)]
+        try await second.write { [listener] tx in try await tx.update(listener) }
+        #expect(try await second.read { tx in try await tx.listenerPorts(domainID: "d1", except: nil) } == 2)
         try await second.close()
     }
 }

@@ -21,6 +21,9 @@ public protocol StoreTransaction: Sendable {
     func find<S: ResourceSpec>(_ type: S.Type, id: String) async throws -> Resource<S>?
     /// One page of an account's resources of one kind, in id order (reversed with `pageReverse`).
     func list<S: ResourceSpec>(_ type: S.Type, domainID: String, query: ListQuery) async throws -> Page<S>
+    /// The listener ports account `domainID` holds: over its listeners (but `except`), each one's ports times its
+    /// accelerator's addresses (``ResourceSpec/quotaUnits``). Deleting listeners count until they are gone.
+    func listenerPorts(domainID: String, except listenerID: String?) async throws -> Int
     /// How many resources of a kind an account has, optionally only under `parentID`.
     func count(_ kind: ResourceKind, domainID: String, parentID: String?) async throws -> Int
     /// Resources of one kind under `parentID`, deleting ones included, in id order.

@@ -142,6 +142,13 @@ public final class InMemoryStore: ControlPlaneStore {
             self.rows { $0.kind == S.kind && $0.revision > revision }.compactMap { $0.resource(type) }
         }
 
+        func listenerPorts(domainID: String, except listenerID: String?) async throws -> Int {
+            let rows = self.state.withLock { $0.rows }
+            return rows.values.filter { $0.kind == .listener && $0.domainID == domainID && $0.id != listenerID }.reduce(0) { sum, listener in
+                sum + listener.spec.quotaUnits * (listener.parentID.flatMap { rows[$0]?.spec.quotaUnits } ?? 1)
+            }
+        }
+
         func liveCount(_ kind: ResourceKind) async throws -> Int {
             self.rows { $0.kind == kind && $0.status != .deleting }.count
         }

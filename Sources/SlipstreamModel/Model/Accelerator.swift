@@ -13,6 +13,8 @@ public struct AcceleratorIP: Codable, Sendable, Equatable {
 
 /// Desired state of an accelerator.
 public struct AcceleratorSpec: ResourceSpec, Equatable {
+    public var quotaUnits: Int { self.ipSets.count }
+
     public static let kind = ResourceKind.accelerator
 
     public var description: String

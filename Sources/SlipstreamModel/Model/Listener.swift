@@ -42,6 +42,8 @@ public struct PortRange: Codable, Sendable, Equatable {
 
 /// Desired state of a listener.
 public struct ListenerSpec: ResourceSpec, Equatable {
+    public var quotaUnits: Int { PortRange.portCount(self.portRanges) }
+
     public static let kind = ResourceKind.listener
 
     public var description: String

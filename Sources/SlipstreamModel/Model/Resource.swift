@@ -1,6 +1,14 @@
 /// What every managed resource's desired state (its spec) conforms to.
 public protocol ResourceSpec: Codable, Sendable {
     static var kind: ResourceKind { get }
+    /// What the resource counts for in the listener-port quota (GA's `listener_port_per_tenant`): a listener its
+    /// ports, an accelerator its addresses (a listener holds ports × addresses); 0 for other kinds. Stored beside
+    /// the spec so the quota is a sum in the store, not a decode of every listener.
+    var quotaUnits: Int { get }
+}
+
+extension ResourceSpec {
+    public var quotaUnits: Int { 0 }
 }
 
 /// A managed resource: the columns every kind shares plus its kind-specific spec.

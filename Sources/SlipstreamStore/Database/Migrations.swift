@@ -73,9 +73,27 @@ enum Migrations {
                 """,
                 // What an incremental snapshot reads: the resources of a kind written after a revision.
                 "CREATE INDEX resources_by_revision ON resources (kind, revision)",
+                // ResourceSpec.quotaUnits beside the spec; filled in for existing rows by `backfill`.
+                "ALTER TABLE resources ADD COLUMN quota_units BIGINT NOT NULL DEFAULT 0",
             ]
         ),
     ]
+
+    /// Sets `quota_units` of the listeners and accelerators written before the column existed.
+    static func backfillQuotaUnits(_ db: any SQLDatabase) async throws {
+        let transaction = SQLTransaction(db: db)
+        for kind in [ResourceKind.listener, .accelerator] {
+            for row in try await db.raw("SELECT id, spec FROM resources WHERE kind = \(bind: kind.rawValue)").all() {
+                let id = try row.decode(column: "id", as: String.self)
+                let units: Int
+                switch kind {
+                case .listener: units = try await transaction.find(ListenerSpec.self, id: id)?.spec.quotaUnits ?? 0
+                default: units = try await transaction.find(AcceleratorSpec.self, id: id)?.spec.quotaUnits ?? 0
+                }
+                try await db.raw("UPDATE resources SET quota_units = \(bind: units) WHERE id = \(bind: id)").run()
+            }
+        }
+    }
 
     static func run(on driver: some DatabaseDriver) async throws {
         let lock = driver.migrationLock
@@ -94,6 +112,7 @@ enum Migrations {
                 for statement in migration.statements {
                     try await db.raw(SQLQueryString(statement)).run()
                 }
+                if migration.version == 2 { try await Self.backfillQuotaUnits(db) }
                 try await db.raw(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (\(bind: migration.version), \(bind: Timestamp.now()))"
                 ).run()
