@@ -50,12 +50,16 @@ public struct DataDirectory: Sendable {
         return DataDirectory(store: store, accounts: accounts, firstAccount: first)
     }
 
-    /// The first account, or nil when another replica of a shared database made it first.
+    /// The first account, or nil when another replica of a shared database made it first: either the name check
+    /// saw its account (IAM.0001), or both passed the check and the database's unique constraint refused this one.
     static func createFirstAccount(_ accounts: AccountStore) async throws -> AccountCredentials? {
         do {
             return try await accounts.createAccount(name: "slipstream")
         } catch let error as GAError where error.code == "IAM.0001" {
             return nil
+        } catch {
+            if try await accounts.store.read({ tx in try await tx.accountCount() }) > 0 { return nil }
+            throw error
         }
     }
 
