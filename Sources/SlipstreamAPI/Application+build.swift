@@ -30,7 +30,7 @@ public func buildApplication(
         controlPlane: controlPlane,
         accounts: state.accounts,
         metrics: metrics,
-        pops: PoPProtocolController(controlPlane: controlPlane, revisions: revisions, cache: SnapshotCache()) { signal.wake() },
+        pops: PoPProtocolController(controlPlane: controlPlane, revisions: revisions, cache: EncodedSnapshots()) { signal.wake() },
         logger: logger
     )
     // Services stop in reverse order: the reconciler first, then the PoP drains, and the database closes last.
@@ -108,7 +108,7 @@ func buildRouter(
     v1.addRoutes(AccountResourceController(controlPlane: controlPlane, configuration: configuration).endpoints)
     v1.addRoutes(TagController(controlPlane: controlPlane).endpoints)
     v1.addRoutes(RegionController(regions: configuration.regions).endpoints, atPath: "regions")
-    let popProtocol = pops ?? PoPProtocolController(controlPlane: controlPlane, revisions: RevisionWatch(), cache: SnapshotCache()) {}
+    let popProtocol = pops ?? PoPProtocolController(controlPlane: controlPlane, revisions: RevisionWatch(), cache: EncodedSnapshots()) {}
     router.addRoutes(popProtocol.endpoints, atPath: "pop/v1")
     router.addRoutes(
         IAMController(accounts: accounts, tokenKey: tokenKey, tokenLifetimeSeconds: configuration.tokenLifetimeSeconds).endpoints,

@@ -52,6 +52,36 @@ import Testing
         }
     }
 
+    /// An accelerator holding an IPv4 and an IPv6 address: its listeners count twice their ports.
+    static func dualStackAccelerator(_ id: String, domain: String = "d1") -> Accelerator {
+        var accelerator = Self.accelerator(id, domain: domain)
+        accelerator.spec.ipSets = [
+            AcceleratorIP(ipType: .ipv4, ipAddress: "127.10.0.1", area: .outsideChineseMainland),
+            AcceleratorIP(ipType: .ipv6, ipAddress: "fd00::1", area: .outsideChineseMainland),
+        ]
+        return accelerator
+    }
+
+    static func listener(_ id: String, domain: String = "d1", parent: String, ports: ClosedRange<Int>) -> Listener {
+        Listener(
+            id: id,
+            domainID: domain,
+            parentID: parent,
+            name: id,
+            status: .active,
+            revision: 1,
+            createdAt: "t",
+            updatedAt: "t",
+            spec: ListenerSpec(
+                description: "",
+                protocol: .tcp,
+                portRanges: [PortRange(fromPort: ports.lowerBound, toPort: ports.upperBound)],
+                clientAffinity: .none,
+                tags: []
+            )
+        )
+    }
+
     static func accelerator(_ id: String, domain: String = "d1", status: ResourceStatus = .pending, revision: Int64 = 1) -> Accelerator {
         Accelerator(
             id: id,
@@ -214,36 +244,13 @@ import Testing
 
     @Test(arguments: Kind.available) func listenerPortsArePortsTimesAddressesPerAccount(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
-            var accelerator = Self.accelerator("a1")
-            accelerator.spec.ipSets = [
-                AcceleratorIP(ipType: .ipv4, ipAddress: "127.10.0.1", area: .outsideChineseMainland),
-                AcceleratorIP(ipType: .ipv6, ipAddress: "fd00::1", area: .outsideChineseMainland),
-            ]
-            @Sendable func listener(_ id: String, domain: String, parent: String, ports: ClosedRange<Int>) -> Listener {
-                Listener(
-                    id: id,
-                    domainID: domain,
-                    parentID: parent,
-                    name: id,
-                    status: .active,
-                    revision: 1,
-                    createdAt: "t",
-                    updatedAt: "t",
-                    spec: ListenerSpec(
-                        description: "",
-                        protocol: .tcp,
-                        portRanges: [PortRange(fromPort: ports.lowerBound, toPort: ports.upperBound)],
-                        clientAffinity: .none,
-                        tags: []
-                    )
-                )
-            }
+            let accelerator = Self.dualStackAccelerator("a1")
             try await store.write { [accelerator] tx in
                 try await tx.insert(accelerator)
                 try await tx.insert(Self.accelerator("a2", domain: "d2"))
-                try await tx.insert(listener("l1", domain: "d1", parent: "a1", ports: 80...84))
-                try await tx.insert(listener("l2", domain: "d1", parent: "a1", ports: 90...90))
-                try await tx.insert(listener("l3", domain: "d2", parent: "a2", ports: 80...99))
+                try await tx.insert(Self.listener("l1", parent: "a1", ports: 80...84))
+                try await tx.insert(Self.listener("l2", parent: "a1", ports: 90...90))
+                try await tx.insert(Self.listener("l3", domain: "d2", parent: "a2", ports: 80...99))
             }
             try await store.read { tx async throws in
                 #expect(try await tx.listenerPorts(domainID: "d1", except: nil) == 12)
@@ -324,28 +331,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("s.sqlite").path
         let first = SQLStore(driver: try await SQLiteDriver.open(path: path, logger: Logger(label: "test")))
-        var accelerator = StoreContractTests.accelerator("a1")
-        accelerator.spec.ipSets = [
-            AcceleratorIP(ipType: .ipv4, ipAddress: "127.10.0.1", area: .outsideChineseMainland),
-            AcceleratorIP(ipType: .ipv6, ipAddress: "fd00::1", area: .outsideChineseMainland),
-        ]
-        var listener = Listener(
-            id: "l1",
-            domainID: "d1",
-            parentID: "a1",
-            name: "l",
-            status: .active,
-            revision: 1,
-            createdAt: "t",
-            updatedAt: "t",
-            spec: ListenerSpec(
-                description: "",
-                protocol: .tcp,
-                portRanges: [PortRange(fromPort: 80, toPort: 89)],
-                clientAffinity: .none,
-                tags: []
-            )
-        )
+        let accelerator = StoreContractTests.dualStackAccelerator("a1")
+        var listener = StoreContractTests.listener("l1", parent: "a1", ports: 80...89)
         try await first.write { [accelerator, listener] tx in
             try await tx.insert(accelerator)
             try await tx.insert(listener)

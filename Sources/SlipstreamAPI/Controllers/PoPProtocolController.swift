@@ -22,7 +22,7 @@ import Synchronization
 struct PoPProtocolController {
     let controlPlane: ControlPlane
     let revisions: RevisionWatch
-    let cache: SnapshotCache
+    let cache: EncodedSnapshots
     /// Wakes the reconciler so a report settles at once.
     let onReport: @Sendable () -> Void
 
@@ -109,7 +109,7 @@ struct PoPProtocolController {
 }
 
 /// The last snapshot built, as JSON and gzip, so PoPs asking for the same revision share one build.
-final class SnapshotCache: Sendable {
+final class EncodedSnapshots: Sendable {
     private struct Entry: Sendable {
         var revision: Int64
         var json: ByteBuffer
