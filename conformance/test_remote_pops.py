@@ -5,7 +5,9 @@ away, failover between control-plane URLs, and a snapshot format a PoP does not 
 import gzip
 import http.server
 import json
+import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -134,6 +136,83 @@ def test_pop_protocol_authentication_long_poll_and_reports(tmp_path):
         # With no further heartbeat it goes stale.
         wait_for(lambda: pop_entry(acct, "sin-1")["status"], lambda s: s == "ERROR", timeout=STALE + 5, desc="stale PoP")
     finally:
+        srv.stop()
+
+
+def test_pop_protocol_bodies_are_bounded_apart_from_tenant_requests_and_methods_are_checked(tmp_path):
+    # A tenant body limit of 4 KiB: a PoP's report grows with the endpoints it serves and is bounded on its own.
+    srv = Server(tmp_path / "api", args=["--no-data-plane"], env={"SLIPSTREAM_MAX_BODY_BYTES": "4096"}).start()
+    try:
+        acct = Account(srv, srv.credentials())
+        credential = create_pop(srv, "sin-1")
+        health = [{"endpointID": "%032x" % i, "state": "HEALTHY"} for i in range(3000)]
+        report = {"formatVersion": 1, "popID": "sin-1", "regionID": OUTOFCM_REGION, "appliedRevision": 0,
+                  "errors": [], "health": health}
+        body = json.dumps(report).encode()
+        assert len(body) > 100_000
+        r = requests.post(srv.endpoint + "/pop/v1/report", data=body, headers=pop_headers(credential), timeout=10)
+        assert r.status_code == 204, r.text
+        assert pop_entry(acct, "sin-1")["status"] == "ACTIVE"
+        # Without a valid token the body is never read: 401, not 413.
+        r = requests.post(srv.endpoint + "/pop/v1/report", data=body, headers={"Authorization": "Bearer slp-pop.x.y"},
+                          timeout=10)
+        assert r.status_code == 401 and r.json()["error_code"] == "APIGW.0301", r.text
+        # Tenant requests keep their limit.
+        r = acct.raw("POST", "/v1/accelerators", data=b'{"accelerator": {"name": "' + b"a" * 5000 + b'"}}')
+        assert r.status_code == 413, r.text
+        # The wrong method on a PoP route is a 405 naming the right one.
+        for method, path, allowed in [("DELETE", "/pop/v1/snapshot", "GET"), ("GET", "/pop/v1/report", "POST"),
+                                      ("PUT", "/pop/v1/report", "POST")]:
+            r = requests.request(method, srv.endpoint + path, headers=pop_headers(credential), timeout=10)
+            assert r.status_code == 405 and r.headers["Allow"] == allowed, (method, path, r.status_code, r.text)
+        r = requests.get(srv.endpoint + "/pop/v1/nothing", headers=pop_headers(credential), timeout=10)
+        assert r.status_code == 404, r.text
+    finally:
+        srv.stop()
+
+
+def test_a_pop_refuses_to_start_on_a_state_directory_it_cannot_write(tmp_path):
+    srv = api_only(tmp_path).start()
+    try:
+        credential_path = tmp_path / "credential.json"
+        credential_path.write_text(json.dumps(create_pop(srv, "sin-1")))
+        not_a_directory = tmp_path / "file"
+        not_a_directory.write_text("x")
+        read_only = tmp_path / "read-only"
+        read_only.mkdir()
+        read_only.chmod(0o500)
+        cases = [str(not_a_directory), str(not_a_directory / "state")]
+        if os.geteuid() != 0:   # root writes anywhere
+            cases.append(str(read_only))
+        for state_dir in cases:
+            res = subprocess.run([os.environ["SLIPSTREAM_BIN"], "pop", "--control-plane", srv.endpoint,
+                                  "--credential-file", str(credential_path), "--state-dir", state_dir],
+                                 stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+            assert res.returncode != 0 and b"state directory" in res.stderr, (state_dir, res.returncode, res.stderr[-2000:])
+    finally:
+        srv.stop()
+
+
+def test_a_new_pop_moves_past_a_control_plane_url_that_never_answers(tmp_path):
+    srv = api_only(tmp_path).start()
+    # Accepts connections (the kernel's backlog) and never answers them.
+    hung = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(16)
+    pop = PoPProcess(tmp_path / "pop", create_pop(srv, "sin-1"), ["http://127.0.0.1:%d" % hung.getsockname()[1], srv.endpoint])
+    try:
+        acct = Account(srv, srv.credentials())
+        create_accelerator(acct.client)   # a configuration revision past 0 for the PoP to apply
+        started = time.monotonic()
+        pop.start()
+        # The first call to the hung URL gives up after 10 s (a PoP with nothing to serve does not long-poll); the
+        # long poll's 30 s are not added to it. Reports alone could reach the good URL meanwhile: wait for the apply.
+        wait_for(lambda: pop_entry(acct, "sin-1").get("applied_revision") or 0, lambda revision: revision > 0,
+                 timeout=45, desc="the PoP applied a snapshot")
+        assert time.monotonic() - started < 20, pop.log_tail()
+    finally:
+        pop.stop()
+        hung.close()
         srv.stop()
 
 

@@ -46,17 +46,63 @@ struct ApplyRetryBackoff: Sendable {
 
 /// The newest configuration revision this process knows of, for long polls of remote PoPs to wait on without
 /// asking the database: set on every commit of this process and on every reconciler round (so within about a
-/// second of a commit by another replica).
+/// second of a commit by another replica). A waiter is resumed by the publish that moves the revision, not by
+/// polling.
 public final class RevisionWatch: Sendable {
-    private let value = Atomic<Int64>(0)
+    private struct State {
+        var revision: Int64 = 0
+        var nextWaiter = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
-    public var latest: Int64 { self.value.load(ordering: .acquiring) }
+    public var latest: Int64 { self.state.withLock { $0.revision } }
 
-    /// Raises the known revision to `revision` (never lowers it).
+    /// Waiters parked now.
+    var waiting: Int { self.state.withLock { $0.waiters.count } }
+
+    /// Raises the known revision to `revision` (never lowers it) and wakes every waiter when it moved.
     public func publish(_ revision: Int64) {
-        _ = self.value.max(revision, ordering: .acquiringAndReleasing)
+        let woken = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard revision > state.revision else { return [] }
+            state.revision = revision
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for waiter in woken { waiter.resume() }
+    }
+
+    /// Returns when the known revision differs from `revision`, after `timeout`, or when the task is cancelled,
+    /// whichever comes first; read ``latest`` to tell which.
+    public func wait(whileAt revision: Int64, timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.moved(from: revision) }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func moved(from revision: Int64) async {
+        let id = self.state.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let now = self.state.withLock { state -> Bool in
+                    if state.revision != revision || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            self.state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
     }
 }
 

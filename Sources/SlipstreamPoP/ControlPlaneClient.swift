@@ -24,7 +24,7 @@ struct ControlPlaneClient: Sendable {
     }
 
     /// Long-polls `base` for a snapshot whose revision differs from `have` (any snapshot when nil), waiting up to
-    /// `wait` seconds on the server.
+    /// `wait` seconds on the server; the call fails 10 s after that without an answer.
     func pull(_ base: String, have: Int64?, wait: Int) async throws -> Pull {
         var url = "\(base)/pop/v1/snapshot?wait=\(wait)"
         if let have { url += "&revision=\(have)" }

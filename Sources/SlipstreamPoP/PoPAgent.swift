@@ -66,7 +66,14 @@ public final class PoPAgent: Service {
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             configuration: .init(
                 timeout: .init(connect: .seconds(2)),
-                connectionPool: .init(idleTimeout: .seconds(20)),
+                // No retries inside the client: a refused connect fails the call at once and the agent's own
+                // jittered back-off and URL failover take over. The client's retry back-off grows with every
+                // failure of a long outage (to 60 s) and held the first call after it that long.
+                connectionPool: {
+                    var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(20))
+                    pool.retryConnectionEstablishment = false
+                    return pool
+                }(),
                 decompression: .enabled(limit: .size(ControlPlaneClient.maximumSnapshotBytes))
             ),
             backgroundActivityLogger: self.logger
@@ -123,7 +130,9 @@ public final class PoPAgent: Service {
             let base = urls[index]
             let wait = applyRetry.map { Int(min($0, .seconds(self.configuration.pollWaitSeconds)).components.seconds) }
             do {
-                let pulled = try await client.pull(base, have: have, wait: wait ?? self.configuration.pollWaitSeconds)
+                // With nothing to serve yet the PoP asks without waiting, so a URL that never answers holds it for
+                // the call timeout only (10 s), not that plus the long poll (40 s).
+                let pulled = try await client.pull(base, have: have, wait: have == nil ? 0 : wait ?? self.configuration.pollWaitSeconds)
                 if backoff.failures > 0 { self.logger.notice("control plane reached", metadata: ["url": "\(base)"]) }
                 backoff.reset()
                 switch pulled {
@@ -174,20 +183,32 @@ public final class PoPAgent: Service {
         let urls = self.configuration.controlPlanes
         var index = 0
         var iterator = self.wakeup.stream.makeAsyncIterator()
+        // The failures of the last report that reached no control plane: logged as a warning when they change
+        // (a control plane refusing reports leaves this PoP stale while it forwards), at debug level while they repeat.
+        var lastFailures: [String] = []
         while await iterator.next() != nil, !Task.isCancelled {
             var report = await self.pop.report()
             report.refusal = self.refusal.withLock { $0 }
+            var failures: [String] = []
             for attempt in 0..<urls.count {
                 let candidate = (index + attempt) % urls.count
                 do {
                     try await client.post(report, to: urls[candidate])
                     index = candidate
+                    failures = []
                     break
                 } catch {
                     if Task.isCancelled { return }
-                    self.logger.debug("report failed", metadata: ["url": "\(urls[candidate])", "error": "\(error)"])
+                    failures.append("\(error)")
                 }
             }
+            if failures.isEmpty, !lastFailures.isEmpty {
+                self.logger.notice("report delivered", metadata: ["revision": "\(report.appliedRevision)"])
+            } else if !failures.isEmpty {
+                let level: Logger.Level = failures == lastFailures ? .debug : .warning
+                self.logger.log(level: level, "report reached no control plane", metadata: ["errors": "\(failures)"])
+            }
+            lastFailures = failures
         }
     }
 }

@@ -21,6 +21,22 @@ public struct SnapshotFile: Sendable {
 
     public var path: String { self.directory + "/snapshot.json" }
 
+    /// Creates the directory if it is missing and proves it writable by writing, fsyncing and removing a probe
+    /// file: a PoP that could not save what it applies would lose its configuration on the next restart without
+    /// a control plane. Throws `SnapshotFileError` naming the failed call, or Foundation's error when the
+    /// directory cannot be created.
+    public func prepare() throws {
+        try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
+        let probe = self.directory + "/.write-probe"
+        let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SnapshotFileError(call: "open \(probe)", errno: errno) }
+        let synced = write(fd, "ok", 2) == 2 && fsync(fd) == 0
+        let failed = errno
+        close(fd)
+        unlink(probe)
+        guard synced else { throw SnapshotFileError(call: "write \(probe)", errno: failed) }
+    }
+
     /// The saved snapshot's JSON, or nil when none was saved.
     public func load() throws -> Data? {
         guard FileManager.default.fileExists(atPath: self.path) else { return nil }

@@ -156,7 +156,7 @@ struct PoPCommand: AsyncParsableCommand {
 
     @Option(help: "Control-plane base URLs, comma-separated, tried in turn (SLIPSTREAM_CONTROL_PLANE).") var controlPlane: String?
     @Option(help: "The JSON credential `slipstream admin create-pop` printed.") var credentialFile: String
-    @Option(help: "Directory for the last applied snapshot and the access logs (default ./.slipstream-pop).") var stateDir = ".slipstream-pop"
+    @Option(help: "Directory for the last applied snapshot and the access logs; created if missing.") var stateDir = ".slipstream-pop"
     @Option(help: "Seconds between heartbeat reports (1-60; keep it well under SLIPSTREAM_POP_STALE_SECONDS).") var heartbeatSeconds = 5
 
     func run() async throws {
@@ -172,6 +172,11 @@ struct PoPCommand: AsyncParsableCommand {
             credential = try JSONDecoder().decode(PoPCredential.self, from: Data(contentsOf: URL(fileURLWithPath: self.credentialFile)))
         } catch {
             throw ValidationError("cannot read the credential in \(self.credentialFile): \(error)")
+        }
+        do {
+            try SnapshotFile(directory: self.stateDir).prepare()
+        } catch {
+            throw ValidationError("the state directory \(self.stateDir) is not usable: \(error)")
         }
         let logger = makeLogger(configuration.logLevel)
         if let limits = DescriptorLimit.raiseSoftLimitToHard() {

@@ -18,7 +18,8 @@ import Synchronization
 ///   accepts it (`Accept-Encoding: gzip`), and its revision in `Slipstream-Revision`. A burst of writes while a
 ///   PoP applies is coalesced: it gets the newest revision, never each one.
 /// - `POST /pop/v1/report` with a ``PoPReport`` (JSON): records it as this PoP's latest report and heartbeat;
-///   204. 403 when the report names another PoP; 400 for a report format this server does not read.
+///   204. 403 when the report names another PoP; 400 for a report format this server does not read; 413 past
+///   ``maximumReportBytes`` (64 MiB; the tenant body limit does not apply here).
 struct PoPProtocolController {
     let controlPlane: ControlPlane
     let revisions: RevisionWatch
@@ -27,6 +28,11 @@ struct PoPProtocolController {
     let onReport: @Sendable () -> Void
 
     static let maximumWait = 30
+    /// The protocol's routes (`APIRoutes` answers 405 for another method on them).
+    static let routes: [(method: String, path: String)] = [("GET", "/pop/v1/snapshot"), ("POST", "/pop/v1/report")]
+    /// Largest report body, bytes: about 70 bytes per endpoint health entry, so room for some 900,000 endpoints.
+    /// The tenant body limit (`SLIPSTREAM_MAX_BODY_BYTES`) does not apply to the PoP protocol.
+    static let maximumReportBytes = 64 << 20
     static let revisionHeader = HTTPField.Name("Slipstream-Revision")!
 
     var endpoints: RouteCollection<SlipstreamRequestContext> {
@@ -34,6 +40,11 @@ struct PoPProtocolController {
         routes.get("snapshot", use: self.snapshot)
         routes.post("report", use: self.report)
         return routes
+    }
+
+    /// Whether `path` is under `/pop/v1`, judged as the router sees it (empty segments dropped).
+    static func isProtocolPath(_ path: String) -> Bool {
+        path.split(separator: "/").starts(with: ["pop", "v1"])
     }
 
     func authenticate(_ request: Request) async throws -> StoredPoP {
@@ -63,11 +74,10 @@ struct PoPProtocolController {
         if let have {
             // The database's revision first, then the watch this process keeps current, until one differs.
             self.revisions.publish(try await self.controlPlane.currentRevision())
-            let deadline = ContinuousClock.now + .seconds(wait)
-            while self.revisions.latest == have {
+            if self.revisions.latest == have {
                 // A server shutting down answers waiting PoPs at once instead of holding its shutdown for them.
-                guard ContinuousClock.now < deadline, !Task.isShuttingDownGracefully else { return Response(status: .notModified) }
-                try await Task.sleep(for: .milliseconds(50))
+                await cancelWhenGracefulShutdown { await self.revisions.wait(whileAt: have, timeout: .seconds(wait)) }
+                if self.revisions.latest == have { return Response(status: .notModified) }
             }
         }
         let (revision, json) = try await self.cache.newest(self.controlPlane)
@@ -84,7 +94,12 @@ struct PoPProtocolController {
     func report(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
         let pop = try await self.authenticate(request)
         var request = request
-        let body = try await request.collectBody(upTo: .max)
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: Self.maximumReportBytes)
+        } catch is NIOTooManyBytesError {
+            throw GAError.bodyTooLarge(limit: Self.maximumReportBytes)
+        }
         let report: PoPReport
         do {
             report = try JSONDecoder().decode(PoPReport.self, from: Data(body.readableBytesView))

@@ -20,10 +20,14 @@ struct RequestMiddleware: RouterMiddleware {
         var request = request
         var response: Response
         do {
-            do {
-                _ = try await request.collectBody(upTo: self.maxBodyBytes)
-            } catch is NIOTooManyBytesError {
-                throw GAError.bodyTooLarge(limit: self.maxBodyBytes)
+            // The PoP protocol bounds its own bodies, after the PoP's token is checked: a PoP's report grows with the
+            // endpoints it serves, not with one tenant's request.
+            if !PoPProtocolController.isProtocolPath(request.uri.path) {
+                do {
+                    _ = try await request.collectBody(upTo: self.maxBodyBytes)
+                } catch is NIOTooManyBytesError {
+                    throw GAError.bodyTooLarge(limit: self.maxBodyBytes)
+                }
             }
             if let repeated = APIRoutes.repeatedQueryParameter(request.uri.queryParameters) {
                 throw GAError.invalid(repeated, "may appear only once in the query")

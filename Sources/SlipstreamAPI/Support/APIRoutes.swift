@@ -1,6 +1,6 @@
 import Foundation
 
-/// The served routes as the OpenAPI document lists them; used to tell an unknown path (404) from a known path
+/// The served routes as the OpenAPI document lists them, and the PoP protocol's; used to tell an unknown path (404) from a known path
 /// with the wrong method (405).
 enum APIRoutes {
     /// `(method, path template)` pairs, e.g. `("GET", "/v1/listeners/{listener_id}")`.
@@ -9,7 +9,7 @@ enum APIRoutes {
         return paths.flatMap { path, item -> [(method: String, template: [Substring])] in
             let methods = (item as? [String: Any])?.keys.filter { ["get", "put", "post", "delete", "patch"].contains($0) } ?? []
             return methods.map { ($0.uppercased(), path.split(separator: "/")) }
-        }
+        } + PoPProtocolController.routes.map { ($0.method, $0.path.split(separator: "/")) }
     }()
 
     static func matches(_ template: [Substring], _ segments: [Substring]) -> Bool {
