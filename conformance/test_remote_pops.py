@@ -216,6 +216,86 @@ def test_a_new_pop_moves_past_a_control_plane_url_that_never_answers(tmp_path):
         srv.stop()
 
 
+def apply_delta(snapshot, delta):
+    """A `ConfigDelta` applied to the snapshot it starts from, as a PoP does."""
+    assert snapshot["revision"] == delta["baseRevision"]
+    result = dict(snapshot, revision=delta["revision"])
+    for kind in ["accelerators", "listeners", "endpointGroups", "endpoints", "healthChecks"]:
+        entries = {entry["id"]: entry for entry in snapshot[kind]}
+        for removed in delta[kind]["removed"]:
+            del entries[removed]
+        entries.update({entry["id"]: entry for entry in delta[kind]["upserted"]})
+        result[kind] = [entries[key] for key in sorted(entries)]
+    for kind in ["accessControls", "logSinks"]:
+        if delta.get(kind) is not None:
+            result[kind] = delta[kind]
+    return result
+
+
+def test_snapshot_deltas_carry_only_what_changed_and_a_pop_following_them_saves_the_same_snapshot(tmp_path):
+    srv = api_only(tmp_path).start()
+    backend_ip, port = fresh_endpoint_ip(), free_port()
+    backend = EchoBackend(backend_ip, port)
+    credential = create_pop(srv, "sin-1")
+    pop = PoPProcess(tmp_path / "pop", credential, [srv.endpoint])
+    url = srv.endpoint + "/pop/v1/snapshot"
+    headers = pop_headers(credential)
+    try:
+        acct = Account(srv, srv.credentials())
+        spare = [create_accelerator(acct.client) for _ in range(3)]
+        r = requests.get(url, headers=headers, timeout=10)
+        base, revision = r.json(), int(r.headers["Slipstream-Revision"])
+        accelerator = create_accelerator(acct.client)
+        r = requests.get(url, params={"revision": revision, "wait": 5, "delta": 1}, headers=headers, timeout=20)
+        assert r.status_code == 200 and r.headers["Slipstream-Base-Revision"] == str(revision), (r.status_code, r.headers)
+        delta = r.json()
+        assert delta["formatVersion"] == 1 and delta["baseRevision"] == revision
+        assert delta["revision"] == int(r.headers["Slipstream-Revision"]) > revision
+        assert [a["id"] for a in delta["accelerators"]["upserted"]] == [accelerator.id], delta
+        assert delta["accelerators"]["removed"] == [] and delta["listeners"] == {"upserted": [], "removed": []}
+        full = requests.get(url, headers=headers, timeout=10).json()
+        assert full["revision"] == delta["revision"] and apply_delta(base, delta) == full
+        # The same delta, compressed.
+        r = requests.get(url, params={"revision": revision, "delta": 1}, stream=True, timeout=10,
+                         headers=dict(headers, **{"Accept-Encoding": "gzip"}))
+        assert r.headers["Content-Encoding"] == "gzip" and json.loads(gzip.decompress(r.raw.read())) == delta
+        # A revision the server kept no snapshot of, or a delta format it does not read: the whole snapshot.
+        for params in [{"revision": 1, "delta": 1}, {"revision": revision, "delta": 2}]:
+            r = requests.get(url, params=params, headers=headers, timeout=10)
+            assert r.status_code == 200 and "Slipstream-Base-Revision" not in r.headers, (params, r.headers)
+            assert r.json() == full, params
+
+        # A PoP follows by deltas: a new listener forwards, a removed accelerator goes, and the snapshot it saved is
+        # the control plane's.
+        pop.start()
+        wait_for(lambda: pop_entry(acct, "sin-1").get("applied_revision"), lambda got: got == full["revision"],
+                 timeout=20, desc="the PoP at the newest revision")
+        forward(acct.client, accelerator, port, backend_ip)
+        eventually_echo(accelerator.ip_sets[0].ip_address, port, backend_ip)
+        r = acct.raw("DELETE", "/v1/accelerators/" + spare[0].id)
+        assert r.status_code == 204, r.text
+        wait_for(lambda: acct.raw("GET", "/v1/accelerators/" + spare[0].id).status_code, lambda code: code == 404,
+                 timeout=20, desc="the delete settled")
+        newest = requests.get(url, headers=headers, timeout=10).json()
+        assert spare[0].id not in [a["id"] for a in newest["accelerators"]]
+
+        def saved():
+            try:
+                with open(tmp_path / "pop" / "snapshot.json") as f:
+                    return json.load(f)
+            except (OSError, ValueError):
+                return None
+        wait_for(saved, lambda got: got is not None and got["revision"] >= newest["revision"], timeout=20,
+                 desc="the newest snapshot saved")
+        assert saved() == requests.get(url, headers=headers, timeout=10).json()
+        with open(pop.log_path, "rb") as f:
+            assert b"delta=true" in f.read(), pop.log_tail()
+    finally:
+        pop.stop()
+        backend.close()
+        srv.stop()
+
+
 def test_a_remote_pop_forwards_and_keeps_serving_without_the_control_plane(tmp_path):
     srv = api_only(tmp_path).start()
     backend_ip = fresh_endpoint_ip()

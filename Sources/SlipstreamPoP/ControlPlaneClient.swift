@@ -17,6 +17,8 @@ struct ControlPlaneClient: Sendable {
         case unchanged
         /// The newest snapshot's JSON.
         case snapshot(Data)
+        /// A ``ConfigDelta``'s JSON, from the revision the PoP has to the newest.
+        case delta(Data)
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -25,9 +27,11 @@ struct ControlPlaneClient: Sendable {
 
     /// Long-polls `base` for a snapshot whose revision differs from `have` (any snapshot when nil), waiting up to
     /// `wait` seconds on the server; the call fails 10 s after that without an answer.
-    func pull(_ base: String, have: Int64?, wait: Int) async throws -> Pull {
+    /// With `delta`, the control plane may answer with a ``ConfigDelta`` from `have` instead of the whole snapshot.
+    func pull(_ base: String, have: Int64?, wait: Int, delta: Bool) async throws -> Pull {
         var url = "\(base)/pop/v1/snapshot?wait=\(wait)"
         if let have { url += "&revision=\(have)" }
+        if delta { url += "&delta=\(ConfigDelta.formatVersion)" }
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Authorization", value: "Bearer \(self.token)")
         request.headers.add(name: "Accept-Encoding", value: "gzip")
@@ -37,7 +41,8 @@ struct ControlPlaneClient: Sendable {
             return .unchanged
         case .ok:
             let body = try await response.body.collect(upTo: Self.maximumSnapshotBytes)
-            return .snapshot(Data(body.readableBytesView))
+            let isDelta = response.headers.first(name: "Slipstream-Base-Revision") != nil
+            return isDelta ? .delta(Data(body.readableBytesView)) : .snapshot(Data(body.readableBytesView))
         default:
             let body = try? await response.body.collect(upTo: 64 << 10)
             throw Failure(description: "GET \(base)/pop/v1/snapshot: \(response.status.code) \(body.map { String(buffer: $0) } ?? "")")

@@ -45,6 +45,7 @@ public final class PoPAgent: Service {
     public let configuration: PoPAgentConfiguration
     public let pop: EmbeddedPoP
     let file: SnapshotFile
+    let saver: SnapshotSaver
     let wakeup = Wakeup()
     let refusal = Mutex<String?>(nil)
     let logger: Logger
@@ -58,6 +59,7 @@ public final class PoPAgent: Service {
         self.configuration = configuration
         self.pop = EmbeddedPoP(configuration: popConfiguration, metrics: metrics, accessLog: accessLog, logger: logger) { wakeup.wake() }
         self.file = SnapshotFile(directory: configuration.stateDirectory)
+        self.saver = SnapshotSaver(file: self.file, logger: logger)
         self.logger = logger
     }
 
@@ -83,6 +85,7 @@ public final class PoPAgent: Service {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.pullLoop(client, saved: saved) }
             group.addTask { await self.reportLoop(client) }
+            group.addTask { await self.saver.run() }
             group.addTask {
                 while (try? await Task.sleep(for: self.configuration.heartbeatInterval)) != nil { self.wakeup.wake() }
             }
@@ -90,6 +93,8 @@ public final class PoPAgent: Service {
             try? await gracefulShutdown()
             group.cancelAll()
         }
+        // What was applied last is on disk before the process ends, whatever the saver was doing.
+        self.saver.flush()
         await self.pop.shutdown()
         try? await http.shutdown()
     }
@@ -101,8 +106,15 @@ public final class PoPAgent: Service {
                 self.logger.info("no saved snapshot; waiting for a control plane", metadata: ["path": "\(self.file.path)"])
                 return nil
             }
+            let probe = try JSONDecoder().decode(FormatProbe.self, from: json)
+            guard probe.formatVersion == ConfigSnapshot.formatVersion else {
+                self.logger.error(
+                    "the saved snapshot is of a format this PoP does not read; waiting for a control plane",
+                    metadata: ["path": "\(self.file.path)", "format": "\(probe.formatVersion)", "reads": "\(ConfigSnapshot.formatVersion)"]
+                )
+                return nil
+            }
             let snapshot = try JSONDecoder().decode(ConfigSnapshot.self, from: json)
-            guard snapshot.formatVersion == ConfigSnapshot.formatVersion else { return nil }
             let report = await self.pop.apply(snapshot)
             self.logger.notice("serving the saved snapshot", metadata: ["revision": "\(snapshot.revision)", "errors": "\(report.errors.count)"])
             return snapshot
@@ -132,17 +144,27 @@ public final class PoPAgent: Service {
             do {
                 // With nothing to serve yet the PoP asks without waiting, so a URL that never answers holds it for
                 // the call timeout only (10 s), not that plus the long poll (40 s).
-                let pulled = try await client.pull(base, have: have, wait: have == nil ? 0 : wait ?? self.configuration.pollWaitSeconds)
+                // A delta only from the snapshot served (after a refused format `have` is past it).
+                let pulled = try await client.pull(
+                    base,
+                    have: have,
+                    wait: have == nil ? 0 : wait ?? self.configuration.pollWaitSeconds,
+                    delta: current != nil && current?.revision == have
+                )
                 if backoff.failures > 0 { self.logger.notice("control plane reached", metadata: ["url": "\(base)"]) }
                 backoff.reset()
+                let snapshot: ConfigSnapshot
+                let json: Data?
+                var isDelta = false
                 switch pulled {
                 case .unchanged:
                     guard let snapshot = current, let delay = applyRetry else { continue }
                     let report = await self.pop.apply(snapshot)
                     applyRetry = report.errors.isEmpty ? nil : min(delay * 2, .seconds(30))
                     self.wakeup.wake()
-                case .snapshot(let json):
-                    let probe = try JSONDecoder().decode(FormatProbe.self, from: json)
+                    continue
+                case .snapshot(let body):
+                    let probe = try JSONDecoder().decode(FormatProbe.self, from: body)
                     guard probe.formatVersion == ConfigSnapshot.formatVersion else {
                         let reason =
                             "snapshot format \(probe.formatVersion) of revision \(probe.revision.map(String.init) ?? "?") is not supported (this PoP reads format \(ConfigSnapshot.formatVersion))"
@@ -152,20 +174,27 @@ public final class PoPAgent: Service {
                         self.wakeup.wake()
                         continue
                     }
-                    let snapshot = try JSONDecoder().decode(ConfigSnapshot.self, from: json)
-                    self.refusal.withLock { $0 = nil }
-                    let report = await self.pop.apply(snapshot)
-                    have = snapshot.revision
-                    current = snapshot
-                    applyRetry = report.errors.isEmpty ? nil : .seconds(1)
-                    do {
-                        try self.file.save(json)
-                    } catch {
-                        self.logger.error("cannot save the snapshot", metadata: ["path": "\(self.file.path)", "error": "\(error)"])
-                    }
-                    self.logger.info("applied", metadata: ["revision": "\(snapshot.revision)", "errors": "\(report.errors.count)"])
-                    self.wakeup.wake()
+                    snapshot = try JSONDecoder().decode(ConfigSnapshot.self, from: body)
+                    json = body
+                case .delta(let body):
+                    let delta = try JSONDecoder().decode(ConfigDelta.self, from: body)
+                    guard let served = current else { throw ControlPlaneClient.Failure(description: "a delta with no snapshot to apply it to") }
+                    snapshot = try delta.applied(to: served)
+                    json = nil
+                    isDelta = true
                 }
+                self.refusal.withLock { $0 = nil }
+                let report = await self.pop.apply(snapshot)
+                have = snapshot.revision
+                current = snapshot
+                applyRetry = report.errors.isEmpty ? nil : .seconds(1)
+                // Report first; the snapshot is saved by its own task, the newest of a burst once.
+                self.wakeup.wake()
+                self.saver.save(snapshot, json: json)
+                self.logger.info(
+                    "applied",
+                    metadata: ["revision": "\(snapshot.revision)", "delta": "\(isDelta)", "errors": "\(report.errors.count)"]
+                )
             } catch {
                 if Task.isCancelled { return }
                 index = (index + 1) % urls.count
@@ -213,14 +242,66 @@ public final class PoPAgent: Service {
     }
 }
 
+/// Saves applied snapshots to the state directory off the pull loop, so a save (encoding and fsync, both growing
+/// with the configuration) delays neither the report nor the next pull. A burst of applies is saved once, the
+/// newest; ``flush()`` saves what is pending before the process ends. A crash between an apply and its save
+/// restarts the PoP on the snapshot before it, which the control plane then brings up to date.
+final class SnapshotSaver: Sendable {
+    private struct Pending: Sendable {
+        var snapshot: ConfigSnapshot
+        /// The snapshot's JSON as received, when it came whole (saved as is, not encoded again).
+        var json: Data?
+    }
+
+    let file: SnapshotFile
+    let logger: Logger
+    private let pending = Mutex<Pending?>(nil)
+    private let wakeup = Wakeup(initially: false)
+    /// Held while a save writes, so a flush cannot interleave with the task's save.
+    private let writing = Mutex(())
+
+    init(file: SnapshotFile, logger: Logger) {
+        self.file = file
+        self.logger = logger
+    }
+
+    func save(_ snapshot: ConfigSnapshot, json: Data?) {
+        self.pending.withLock { $0 = Pending(snapshot: snapshot, json: json) }
+        self.wakeup.wake()
+    }
+
+    func run() async {
+        for await _ in self.wakeup.stream {
+            self.flush()
+        }
+    }
+
+    /// Saves the pending snapshot, if any, now.
+    func flush() {
+        self.writing.withLock { _ in
+            let taken = self.pending.withLock { pending in
+                defer { pending = nil }
+                return pending
+            }
+            guard let next = taken else { return }
+            do {
+                try self.file.save(next.json ?? JSONEncoder().encode(next.snapshot))
+            } catch {
+                self.logger.error("cannot save the snapshot", metadata: ["path": "\(self.file.path)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
 /// Wakes a loop; wake-ups that arrive while it is busy coalesce into one.
 final class Wakeup: Sendable {
     let stream: AsyncStream<Void>
     private let continuation: AsyncStream<Void>.Continuation
 
-    init() {
+    /// `initially`: whether the first wait returns at once.
+    init(initially: Bool = true) {
         (self.stream, self.continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        self.continuation.yield()
+        if initially { self.continuation.yield() }
     }
 
     func wake() {

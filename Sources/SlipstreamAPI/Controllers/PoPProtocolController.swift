@@ -34,6 +34,22 @@ struct PoPProtocolController {
     /// The tenant body limit (`SLIPSTREAM_MAX_BODY_BYTES`) does not apply to the PoP protocol.
     static let maximumReportBytes = 64 << 20
     static let revisionHeader = HTTPField.Name("Slipstream-Revision")!
+    static let baseRevisionHeader = HTTPField.Name("Slipstream-Base-Revision")!
+
+    /// Whether an `Accept-Encoding` value (RFC 9110 §12.5.3) accepts gzip: a `gzip` (or `x-gzip`) coding whose
+    /// weight is not 0, or `*` with a weight above 0 when gzip is not named.
+    static func acceptsGzip(_ value: String?) -> Bool {
+        guard let value else { return false }
+        var wildcard = false
+        for item in value.split(separator: ",") {
+            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard let coding = parts.first else { continue }
+            let weight = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            if coding == "gzip" || coding == "x-gzip" { return weight > 0 }
+            if coding == "*" { wildcard = weight > 0 }
+        }
+        return wildcard
+    }
 
     var endpoints: RouteCollection<SlipstreamRequestContext> {
         let routes = RouteCollection(context: SlipstreamRequestContext.self)
@@ -80,15 +96,18 @@ struct PoPProtocolController {
                 if self.revisions.latest == have { return Response(status: .notModified) }
             }
         }
-        let (revision, json) = try await self.cache.newest(self.controlPlane)
+        let snapshot = try await self.cache.newest(self.controlPlane)
+        let body = try self.cache.body(
+            for: snapshot,
+            have: have,
+            delta: query["delta"].map(String.init) == String(ConfigDelta.formatVersion),
+            gzip: Self.acceptsGzip(request.headers[.acceptEncoding])
+        )
         var headers: HTTPFields = [.contentType: "application/json"]
-        headers[Self.revisionHeader] = String(revision)
-        var body = json
-        if request.headers[.acceptEncoding]?.contains("gzip") == true {
-            body = try self.cache.gzip(revision: revision, json: json)
-            headers[.contentEncoding] = "gzip"
-        }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+        headers[Self.revisionHeader] = String(body.revision)
+        if let base = body.baseRevision { headers[Self.baseRevisionHeader] = String(base) }
+        if body.gzip { headers[.contentEncoding] = "gzip" }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body.bytes))
     }
 
     func report(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
@@ -123,37 +142,81 @@ struct PoPProtocolController {
     }
 }
 
-/// The last snapshot built, as JSON and gzip, so PoPs asking for the same revision share one build.
+/// The newest snapshot built, as JSON and gzip, and the few before it for deltas: PoPs asking at the same revision
+/// share one build, one encoding and one compression.
 final class EncodedSnapshots: Sendable {
-    private struct Entry: Sendable {
-        var revision: Int64
+    /// Snapshots kept for deltas: a PoP more revisions behind than this gets the whole snapshot.
+    static let kept = 16
+
+    private struct Encoded: Sendable {
         var json: ByteBuffer
         var gzip: ByteBuffer?
     }
 
-    private let entry = Mutex<Entry?>(nil)
-    private static let encoder = JSONEncoder()
-
-    /// The newest snapshot's revision and JSON: the cached one when the control plane has not moved past it.
-    func newest(_ controlPlane: ControlPlane) async throws -> (Int64, ByteBuffer) {
-        let current = try await controlPlane.currentRevision()
-        if let cached = self.entry.withLock({ $0 }), cached.revision >= current { return (cached.revision, cached.json) }
-        let snapshot = try await controlPlane.snapshot()
-        let json = ByteBuffer(bytes: try Self.encoder.encode(snapshot))
-        self.entry.withLock { entry in
-            if (entry?.revision ?? -1) < snapshot.revision { entry = Entry(revision: snapshot.revision, json: json) }
-        }
-        return (snapshot.revision, json)
+    private struct State: Sendable {
+        /// The newest snapshots built, oldest first.
+        var recent: [ConfigSnapshot] = []
+        /// The newest snapshot's encodings.
+        var full: (revision: Int64, Encoded)?
+        /// The last delta encoded, from `base` to `revision`.
+        var delta: (base: Int64, revision: Int64, Encoded)?
     }
 
-    /// `json` of `revision` gzip-compressed (RFC 1952), compressed once per revision.
-    func gzip(revision: Int64, json: ByteBuffer) throws -> ByteBuffer {
-        if let cached = self.entry.withLock({ $0 }), cached.revision == revision, let gzip = cached.gzip { return gzip }
-        var input = json
-        let compressed = try input.compress(with: .gzip())
-        self.entry.withLock { entry in
-            if entry?.revision == revision { entry?.gzip = compressed }
+    private let state = Mutex(State())
+    private static let encoder = JSONEncoder()
+
+    /// What a snapshot call sends: a ``ConfigSnapshot`` or a ``ConfigDelta`` as JSON, or gzip of it.
+    struct Body {
+        var revision: Int64
+        /// Set when the body is a delta from this revision.
+        var baseRevision: Int64?
+        var bytes: ByteBuffer
+        var gzip: Bool
+    }
+
+    /// The newest snapshot: the cached one when the control plane has not moved past it.
+    func newest(_ controlPlane: ControlPlane) async throws -> ConfigSnapshot {
+        let current = try await controlPlane.currentRevision()
+        if let cached = self.state.withLock({ $0.recent.last }), cached.revision >= current { return cached }
+        let snapshot = try await controlPlane.snapshot()
+        self.state.withLock { state in
+            guard (state.recent.last?.revision ?? -1) < snapshot.revision else { return }
+            state.recent.append(snapshot)
+            if state.recent.count > Self.kept { state.recent.removeFirst(state.recent.count - Self.kept) }
         }
-        return compressed
+        return snapshot
+    }
+
+    /// `snapshot` for a PoP serving `have`: a delta when `delta` is asked for and the snapshot of `have` is still
+    /// kept, the whole snapshot otherwise; gzip-compressed (RFC 1952) when `gzip`.
+    func body(for snapshot: ConfigSnapshot, have: Int64?, delta: Bool, gzip: Bool) throws -> Body {
+        if delta, let have, have != snapshot.revision {
+            let cached = self.state.withLock { state in
+                state.delta.flatMap { $0.base == have && $0.revision == snapshot.revision ? $0.2 : nil }
+            }
+            let base = cached == nil ? self.state.withLock { $0.recent.first { $0.revision == have } } : nil
+            if cached != nil || base != nil {
+                var encoded = try cached ?? Encoded(json: ByteBuffer(bytes: Self.encoder.encode(ConfigDelta(from: base!, to: snapshot))))
+                if gzip, encoded.gzip == nil { encoded.gzip = try Self.compress(encoded.json) }
+                let stored = encoded
+                self.state.withLock { state in
+                    if (state.delta?.revision ?? -1) <= snapshot.revision { state.delta = (have, snapshot.revision, stored) }
+                }
+                return Body(revision: snapshot.revision, baseRevision: have, bytes: gzip ? stored.gzip! : stored.json, gzip: gzip)
+            }
+        }
+        let cached = self.state.withLock { state in state.full.flatMap { $0.revision == snapshot.revision ? $0.1 : nil } }
+        var encoded = try cached ?? Encoded(json: ByteBuffer(bytes: Self.encoder.encode(snapshot)))
+        if gzip, encoded.gzip == nil { encoded.gzip = try Self.compress(encoded.json) }
+        let stored = encoded
+        self.state.withLock { state in
+            if (state.full?.revision ?? -1) <= snapshot.revision { state.full = (snapshot.revision, stored) }
+        }
+        return Body(revision: snapshot.revision, bytes: gzip ? stored.gzip! : stored.json, gzip: gzip)
+    }
+
+    private static func compress(_ json: ByteBuffer) throws -> ByteBuffer {
+        var input = json
+        return try input.compress(with: .gzip())
     }
 }

@@ -1,0 +1,108 @@
+/// What changed from one ``ConfigSnapshot`` to a newer one: the entries added or changed since `baseRevision` and
+/// the ids of those removed. A PoP serving `baseRevision` rebuilds the snapshot of `revision` with
+/// ``applied(to:)``, so a write that touches one listener sends that listener, not the whole configuration
+/// (`../shared/DESIGN.md`, "PoP protocol"). Access controls and log sinks have no id of their own (they are keyed
+/// by listener, one IP group or logtank each) and travel whole when any of them changed.
+///
+/// Versioned apart from the snapshot: a PoP asks for deltas of the format it reads (`delta=1`), and a control plane
+/// that has no delta for it answers with the full snapshot.
+public struct ConfigDelta: Codable, Sendable, Equatable {
+    public static let formatVersion = 1
+
+    public var formatVersion = ConfigDelta.formatVersion
+    /// The revision the delta starts from: the one the PoP serves.
+    public var baseRevision: Int64
+    /// The revision ``applied(to:)`` produces.
+    public var revision: Int64
+    public var accelerators: Changes<ConfigSnapshot.AcceleratorConfig>
+    public var listeners: Changes<ConfigSnapshot.ListenerConfig>
+    public var endpointGroups: Changes<ConfigSnapshot.EndpointGroupConfig>
+    public var endpoints: Changes<ConfigSnapshot.EndpointConfig>
+    public var healthChecks: Changes<ConfigSnapshot.HealthCheckConfig>
+    /// Every access control of `revision` when they differ from the base's; nil when unchanged.
+    public var accessControls: [ConfigSnapshot.AccessControlConfig]?
+    /// Every log sink of `revision` when they differ from the base's; nil when unchanged.
+    public var logSinks: [ConfigSnapshot.LogSinkConfig]?
+
+    /// The entries of one kind that changed.
+    public struct Changes<Entry: SnapshotEntry>: Codable, Sendable, Equatable {
+        /// Entries new or different in the newer snapshot, whole.
+        public var upserted: [Entry]
+        /// Ids of entries the newer snapshot no longer has.
+        public var removed: [String]
+
+        /// The changes from `base` to `next`; both sorted by id, as snapshots are.
+        init(from base: [Entry], to next: [Entry]) {
+            let old = Dictionary(base.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            self.upserted = next.filter { old[$0.id] != $0 }
+            let kept = Set(next.map(\.id))
+            self.removed = base.map(\.id).filter { !kept.contains($0) }
+        }
+
+        /// `base` with the changes made, sorted by id.
+        func applied(to base: [Entry]) -> [Entry] {
+            guard !self.upserted.isEmpty || !self.removed.isEmpty else { return base }
+            var entries = Dictionary(base.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            for id in self.removed { entries[id] = nil }
+            for entry in self.upserted { entries[entry.id] = entry }
+            return entries.sorted { $0.key < $1.key }.map(\.value)
+        }
+
+        var count: Int { self.upserted.count + self.removed.count }
+    }
+
+    /// A delta does not start from the snapshot it was given.
+    public struct BaseMismatch: Error, CustomStringConvertible {
+        public var expected: Int64
+        public var given: Int64
+        public var description: String { "the delta starts from revision \(self.expected), not \(self.given)" }
+    }
+
+    /// The changes from `base` to `next`. Entries of both must be sorted by id, as every snapshot the control plane
+    /// builds is; then `ConfigDelta(from: base, to: next).applied(to: base) == next`.
+    public init(from base: ConfigSnapshot, to next: ConfigSnapshot) {
+        self.baseRevision = base.revision
+        self.revision = next.revision
+        self.accelerators = Changes(from: base.accelerators, to: next.accelerators)
+        self.listeners = Changes(from: base.listeners, to: next.listeners)
+        self.endpointGroups = Changes(from: base.endpointGroups, to: next.endpointGroups)
+        self.endpoints = Changes(from: base.endpoints, to: next.endpoints)
+        self.healthChecks = Changes(from: base.healthChecks, to: next.healthChecks)
+        self.accessControls = base.accessControls == next.accessControls ? nil : next.accessControls
+        self.logSinks = base.logSinks == next.logSinks ? nil : next.logSinks
+    }
+
+    /// The snapshot of ``revision``: `base` with the changes made.
+    ///
+    /// - Throws: ``BaseMismatch`` when `base` is not at ``baseRevision``.
+    public func applied(to base: ConfigSnapshot) throws -> ConfigSnapshot {
+        guard base.revision == self.baseRevision else { throw BaseMismatch(expected: self.baseRevision, given: base.revision) }
+        return ConfigSnapshot(
+            revision: self.revision,
+            accelerators: self.accelerators.applied(to: base.accelerators),
+            listeners: self.listeners.applied(to: base.listeners),
+            endpointGroups: self.endpointGroups.applied(to: base.endpointGroups),
+            endpoints: self.endpoints.applied(to: base.endpoints),
+            healthChecks: self.healthChecks.applied(to: base.healthChecks),
+            accessControls: self.accessControls ?? base.accessControls,
+            logSinks: self.logSinks ?? base.logSinks
+        )
+    }
+
+    /// Entries added, changed or removed, over every kind (access controls and log sinks count whole).
+    public var changeCount: Int {
+        self.accelerators.count + self.listeners.count + self.endpointGroups.count + self.endpoints.count
+            + self.healthChecks.count + (self.accessControls?.count ?? 0) + (self.logSinks?.count ?? 0)
+    }
+}
+
+/// A snapshot entry with an id of its own (the resource's).
+public protocol SnapshotEntry: Codable, Sendable, Equatable {
+    var id: String { get }
+}
+
+extension ConfigSnapshot.AcceleratorConfig: SnapshotEntry {}
+extension ConfigSnapshot.ListenerConfig: SnapshotEntry {}
+extension ConfigSnapshot.EndpointGroupConfig: SnapshotEntry {}
+extension ConfigSnapshot.EndpointConfig: SnapshotEntry {}
+extension ConfigSnapshot.HealthCheckConfig: SnapshotEntry {}
