@@ -3,31 +3,74 @@ import Synchronization
 
 /// The last snapshot this control plane built, by resource, so the next one re-reads only what was written since
 /// (the revision tells which): the work of a snapshot grows with the change, not with the whole configuration.
-/// A removed resource leaves no row behind; a count per kind catches it, and that kind is read whole. Assembling
-/// the arrays is a sort of what is held in memory.
+/// A removed resource leaves no row behind; a count per kind catches it, and that kind is read whole. Each kind
+/// keeps its ids sorted and its sorted entries until one of them changes, so assembling a snapshot copies only
+/// the kinds that changed, without sorting.
 final class SnapshotCache: Sendable {
+    /// One kind's entries by key (a resource id), with the keys kept sorted.
+    struct Entries<Entry: Sendable>: Sendable {
+        private(set) var byKey: [String: Entry] = [:]
+        /// `byKey`'s keys, sorted.
+        private var keys: [String] = []
+        /// The entries in key order; nil after a change until ``sorted()`` builds them again.
+        private var ordered: [Entry]? = []
+
+        var count: Int { self.byKey.count }
+
+        /// Sets the entry of `key`, or removes it when `entry` is nil.
+        mutating func set(_ key: String, _ entry: Entry?) {
+            var low = 0
+            var high = self.keys.count
+            while low < high {
+                let middle = (low + high) / 2
+                if self.keys[middle] < key { low = middle + 1 } else { high = middle }
+            }
+            if let entry {
+                if self.byKey.updateValue(entry, forKey: key) == nil { self.keys.insert(key, at: low) }
+            } else if self.byKey.removeValue(forKey: key) != nil {
+                self.keys.remove(at: low)
+            }
+            self.ordered = nil
+        }
+
+        /// Replaces every entry.
+        mutating func replaceAll(_ entries: [String: Entry]) {
+            self.byKey = entries
+            self.keys = entries.keys.sorted()
+            self.ordered = nil
+        }
+
+        /// The entries in key order, built once per change.
+        mutating func sorted() -> [Entry] {
+            if let ordered { return ordered }
+            let built = self.keys.map { self.byKey[$0]! }
+            self.ordered = built
+            return built
+        }
+    }
+
     struct State: Sendable {
         var revision: Int64 = 0
-        var accelerators: [String: ConfigSnapshot.AcceleratorConfig] = [:]
-        var listeners: [String: ConfigSnapshot.ListenerConfig] = [:]
-        var endpointGroups: [String: ConfigSnapshot.EndpointGroupConfig] = [:]
-        var endpoints: [String: ConfigSnapshot.EndpointConfig] = [:]
-        var healthChecks: [String: ConfigSnapshot.HealthCheckConfig] = [:]
+        var accelerators = Entries<ConfigSnapshot.AcceleratorConfig>()
+        var listeners = Entries<ConfigSnapshot.ListenerConfig>()
+        var endpointGroups = Entries<ConfigSnapshot.EndpointGroupConfig>()
+        var endpoints = Entries<ConfigSnapshot.EndpointConfig>()
+        var healthChecks = Entries<ConfigSnapshot.HealthCheckConfig>()
         /// An IP group's entries: one per listener it is associated with.
-        var accessControls: [String: [ConfigSnapshot.AccessControlConfig]] = [:]
-        var logSinks: [String: ConfigSnapshot.LogSinkConfig] = [:]
+        var accessControls = Entries<[ConfigSnapshot.AccessControlConfig]>()
+        var logSinks = Entries<ConfigSnapshot.LogSinkConfig>()
 
-        var snapshot: ConfigSnapshot {
-            func sorted<T>(_ entries: [String: T]) -> [T] { entries.sorted { $0.key < $1.key }.map(\.value) }
-            return ConfigSnapshot(
+        /// The snapshot, every kind in key order; keeps the ordered entries for the next call.
+        mutating func snapshot() -> ConfigSnapshot {
+            ConfigSnapshot(
                 revision: self.revision,
-                accelerators: sorted(self.accelerators),
-                listeners: sorted(self.listeners),
-                endpointGroups: sorted(self.endpointGroups),
-                endpoints: sorted(self.endpoints),
-                healthChecks: sorted(self.healthChecks),
-                accessControls: sorted(self.accessControls).flatMap { $0 },
-                logSinks: sorted(self.logSinks)
+                accelerators: self.accelerators.sorted(),
+                listeners: self.listeners.sorted(),
+                endpointGroups: self.endpointGroups.sorted(),
+                endpoints: self.endpoints.sorted(),
+                healthChecks: self.healthChecks.sorted(),
+                accessControls: self.accessControls.sorted().flatMap { $0 },
+                logSinks: self.logSinks.sorted()
             )
         }
     }
@@ -49,16 +92,16 @@ extension ControlPlane {
             state.revision = revision
             func apply<S: ResourceSpec, C>(
                 _ type: S.Type,
-                into path: WritableKeyPath<SnapshotCache.State, [String: C]>,
+                into path: WritableKeyPath<SnapshotCache.State, SnapshotCache.Entries<C>>,
                 _ entry: (Resource<S>) -> C
             ) async throws {
                 for resource in try await tx.changed(type, since: since) {
-                    state[keyPath: path][resource.id] = resource.status == .deleting ? nil : entry(resource)
+                    state[keyPath: path].set(resource.id, resource.status == .deleting ? nil : entry(resource))
                 }
                 // A resource removed since (its delete settled, perhaps by another replica) left no row to read:
                 // the counts disagree, and the kind is read whole.
                 if state[keyPath: path].count != (try await tx.liveCount(S.kind)) {
-                    state[keyPath: path] = Dictionary(uniqueKeysWithValues: try await tx.live(type).map { ($0.id, entry($0)) })
+                    state[keyPath: path].replaceAll(Dictionary(uniqueKeysWithValues: try await tx.live(type).map { ($0.id, entry($0)) }))
                 }
             }
             try await apply(AcceleratorSpec.self, into: \.accelerators) { .init(id: $0.id, addresses: $0.spec.ipSets.map(\.ipAddress)) }
@@ -104,10 +147,12 @@ extension ControlPlane {
             }
             return state
         }
+        var built = next
+        let snapshot = built.snapshot()
         self.snapshots.state.withLock { state in
-            if state.revision < next.revision || next.revision < cached.revision { state = next }
+            if state.revision < built.revision || built.revision < cached.revision { state = built }
         }
-        return next.snapshot
+        return snapshot
     }
 
     /// Records what one PoP reported, as a fleet of that PoP alone: see ``settle(_:)-(FleetReport)``.
