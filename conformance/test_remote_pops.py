@@ -70,6 +70,51 @@ def test_create_pop_prints_a_credential_and_refuses_bad_input(tmp_path):
         srv.stop()
 
 
+def admin_pop(server, command, pop_id):
+    return subprocess.run([os.environ["SLIPSTREAM_BIN"], "admin", command, "--data-dir", server.data_dir, "--pop-id", pop_id],
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=60, env=server._env())
+
+
+def test_a_pop_token_can_be_rotated_and_a_pop_deleted(tmp_path):
+    srv = api_only(tmp_path).start()
+    pop = None
+    try:
+        acct = Account(srv, srv.credentials())
+        credential = create_pop(srv, "sin-1")
+        pop = PoPProcess(tmp_path / "pop", credential, [srv.endpoint]).start()
+        wait_for(lambda: pop_entry(acct, "sin-1")["status"], lambda s: s == "ACTIVE", timeout=20, desc="PoP live")
+        url = srv.endpoint + "/pop/v1/snapshot"
+        assert requests.get(url, headers=pop_headers(credential), timeout=10).status_code == 200
+
+        # A new token: the old one is refused at once, the new one opens the protocol; the running PoP, still on
+        # the old token, goes stale.
+        res = admin_pop(srv, "rotate-pop-token", "sin-1")
+        assert res.returncode == 0, res.stderr
+        rotated = json.loads(res.stdout)
+        assert rotated["pop_id"] == "sin-1" and rotated["region_id"] == credential["region_id"]
+        assert rotated["token"] != credential["token"]
+        r = requests.get(url, headers=pop_headers(credential), timeout=10)
+        assert r.status_code == 401 and r.json()["error_code"] == "APIGW.0301", r.text
+        assert requests.get(url, headers=pop_headers(rotated), timeout=10).status_code == 200
+        wait_for(lambda: pop_entry(acct, "sin-1")["status"], lambda s: s == "ERROR", timeout=STALE + 10,
+                 desc="the PoP on the old token stale")
+        with open(pop.log_path, "rb") as f:
+            assert b"report reached no control plane" in f.read(), pop.log_tail()
+
+        # Deleted: gone from the list, its token refused; unknown ids are refused with a message.
+        res = admin_pop(srv, "delete-pop", "sin-1")
+        assert res.returncode == 0, res.stderr
+        assert pop_entry(acct, "sin-1") is None
+        assert requests.get(url, headers=pop_headers(rotated), timeout=10).status_code == 401
+        for command in ["delete-pop", "rotate-pop-token"]:
+            res = admin_pop(srv, command, "sin-1")
+            assert res.returncode != 0 and b"no PoP sin-1" in res.stderr, (command, res.stderr)
+    finally:
+        if pop is not None:
+            pop.stop()
+        srv.stop()
+
+
 def test_pop_protocol_authentication_long_poll_and_reports(tmp_path):
     srv = api_only(tmp_path).start()
     try:

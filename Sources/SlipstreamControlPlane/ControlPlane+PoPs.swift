@@ -72,6 +72,30 @@ extension ControlPlane {
         return PoPCredential(popID: id, regionID: regionID, token: PoPCredential.token(popID: id, secretHex: secret))
     }
 
+    /// Removes a PoP: its token stops opening the PoP protocol at once, and it no longer counts for status, health
+    /// or `GET /v1/pops`. A PoP without a credential (one embedded in `serve`) registers again with its next
+    /// report. Throws GA.9001 when no PoP has this id.
+    public func deletePoP(id: String) async throws {
+        guard try await self.store.write({ tx in try await tx.deletePoP(id: id) }) else { throw Self.unknownPoP(id) }
+    }
+
+    /// Gives a PoP a new token and returns its credential: the old token stops opening the PoP protocol at once.
+    /// Throws GA.9001 when no PoP has this id.
+    public func rotatePoPToken(id: String) async throws -> PoPCredential {
+        let secret = Hex.encode(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
+        let hash = Self.hash(secret: secret)
+        let stored = try await self.store.write { tx -> StoredPoP? in
+            guard try await tx.setPoPSecret(id: id, secretHash: hash) else { return nil }
+            return try await tx.pop(id: id)
+        }
+        guard let pop = stored else { throw Self.unknownPoP(id) }
+        return PoPCredential(popID: id, regionID: pop.regionID, token: PoPCredential.token(popID: id, secretHex: secret))
+    }
+
+    static func unknownPoP(_ id: String) -> GAError {
+        GAError.invalid("pop_id", "no PoP \(id) is registered")
+    }
+
     /// The PoP a token belongs to, or nil when the token is malformed, unknown or wrong.
     public func authenticatePoP(token: String) async throws -> StoredPoP? {
         guard let (popID, secret) = PoPCredential.parse(token: token) else { return nil }

@@ -178,7 +178,7 @@ public actor EmbeddedPoP: PoP {
         var runtimes: [String: ListenerRuntime] = [:]
         for listener in snapshot.listeners {
             if let runtime = self.runtimes[listener.id] {
-                if force || previous.inputs(of: listener.id) != self.index.inputs(of: listener.id) {
+                if force || !previous.sameInputs(as: self.index, listener: listener.id) {
                     runtime.update(self.plan(for: listener))
                 }
                 runtimes[listener.id] = runtime
@@ -284,7 +284,9 @@ public actor EmbeddedPoP: PoP {
         // refused whole, before any of its sockets is opened.
         var budgetUsed = 0
         let budget = self.configuration.listeningSocketBudget
-        for listener in snapshot.listeners.sorted(by: { $0.id < $1.id }) {
+        // Snapshots come sorted by id; sorting again is only for one that does not.
+        let ordered = zip(snapshot.listeners, snapshot.listeners.dropFirst()).allSatisfy { $0.id < $1.id }
+        for listener in ordered ? snapshot.listeners : snapshot.listeners.sorted(by: { $0.id < $1.id }) {
             let listenerAddresses = addresses[listener.acceleratorID] ?? []
             let needed = listenerAddresses.count * PortRange.portCount(listener.portRanges) * self.loops.count
             guard budgetUsed + needed <= budget else {
@@ -306,8 +308,8 @@ public actor EmbeddedPoP: PoP {
             await binding.close()
             self.bindings[key] = nil
         }
-        for (key, listenerID) in wanted.sorted(by: { ($0.key.address, $0.key.port) < ($1.key.address, $1.key.port) })
-        where self.bindings[key] == nil {
+        let unbound = wanted.filter { self.bindings[$0.key] == nil }
+        for (key, listenerID) in unbound.sorted(by: { ($0.key.address, $0.key.port) < ($1.key.address, $1.key.port) }) {
             guard failures[listenerID] == nil, let runtime = self.runtimes[listenerID] else { continue }
             do {
                 self.bindings[key] = Binding(listenerID: listenerID, channels: try await self.bind(key, runtime: runtime))
@@ -410,28 +412,19 @@ private struct SnapshotIndex {
     /// The listener each endpoint serves (for recompiling after a health change).
     let listenerOfEndpoint: [String: String]
 
-    /// Everything a listener's plan is compiled from, but health and resolved names.
-    struct ListenerInputs: Equatable {
-        var listener: ConfigSnapshot.ListenerConfig
-        var groups: [ConfigSnapshot.EndpointGroupConfig]
-        var endpoints: [[ConfigSnapshot.EndpointConfig]]
-        /// Health checks decide the health endpoints start from.
-        var healthChecks: [[ConfigSnapshot.HealthCheckConfig]]
-        var access: ConfigSnapshot.AccessControlConfig?
-        var logSink: ConfigSnapshot.LogSinkConfig?
-    }
-
-    func inputs(of listenerID: String) -> ListenerInputs? {
-        guard let listener = self.listeners[listenerID] else { return nil }
+    /// Whether everything `listenerID`'s plan is compiled from, but health and resolved names, is the same in
+    /// `other`: the listener, its groups with their endpoints and health checks, its access control and log sink.
+    /// Compared in place, without building copies.
+    func sameInputs(as other: SnapshotIndex, listener listenerID: String) -> Bool {
+        guard let listener = self.listeners[listenerID], listener == other.listeners[listenerID] else { return false }
         let groups = self.groupsByListener[listenerID] ?? []
-        return ListenerInputs(
-            listener: listener,
-            groups: groups,
-            endpoints: groups.map { self.endpointsByGroup[$0.id] ?? [] },
-            healthChecks: groups.map { self.healthChecksByGroup[$0.id] ?? [] },
-            access: self.accessControls[listenerID],
-            logSink: self.logSinks[listenerID]
-        )
+        guard groups == other.groupsByListener[listenerID] ?? [] else { return false }
+        for group in groups {
+            guard self.endpointsByGroup[group.id] ?? [] == other.endpointsByGroup[group.id] ?? [],
+                self.healthChecksByGroup[group.id] ?? [] == other.healthChecksByGroup[group.id] ?? []
+            else { return false }
+        }
+        return self.accessControls[listenerID] == other.accessControls[listenerID] && self.logSinks[listenerID] == other.logSinks[listenerID]
     }
 
     init(_ snapshot: ConfigSnapshot) {

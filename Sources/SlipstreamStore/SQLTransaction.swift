@@ -266,6 +266,14 @@ struct SQLTransaction: StoreTransaction {
         try await self.db.raw("SELECT * FROM pops ORDER BY id").all().map(Self.pop)
     }
 
+    func deletePoP(id: String) async throws -> Bool {
+        try await self.db.raw("DELETE FROM pops WHERE id = \(bind: id) RETURNING id").first() != nil
+    }
+
+    func setPoPSecret(id: String, secretHash: String) async throws -> Bool {
+        try await self.db.raw("UPDATE pops SET secret_hash = \(bind: secretHash) WHERE id = \(bind: id) RETURNING id").first() != nil
+    }
+
     func recordReport(_ report: PoPReport, popID: String, regionID: String, seenAtMilliseconds: Int64) async throws {
         // One statement, so two replicas taking the first report of one PoP at once cannot both insert it.
         try await self.db.raw(

@@ -74,7 +74,7 @@ struct Serve: AsyncParsableCommand {
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Administer a data directory or a replicas' database.",
-        subcommands: [CreateAccount.self, CreatePoP.self]
+        subcommands: [CreateAccount.self, CreatePoP.self, RotatePoPToken.self, DeletePoP.self]
     )
 
     /// Opens the store of `dataDir` or `databaseURL`, runs `body` on it and closes it; GA errors become usage errors.
@@ -120,6 +120,43 @@ struct Admin: AsyncParsableCommand {
                 return try await controlPlane.createPoP(id: self.popID, regionID: self.region)
             }
             print(String(decoding: try JSONEncoder.credentials.encode(credential), as: UTF8.self))
+        }
+    }
+
+    struct RotatePoPToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-pop-token",
+            abstract: "Give a PoP a new token and print its new credential; the old token stops working at once."
+        )
+
+        @Option(help: "The data directory (SLIPSTREAM_DATA_DIR, default ./.slipstream).") var dataDir: String?
+        @Option(help: "The PostgreSQL database of the replicas (SLIPSTREAM_DATABASE_URL; needs SLIPSTREAM_MASTER_KEY).")
+        var databaseURL: String?
+        @Option(help: "The PoP's id.") var popID: String
+
+        func run() async throws {
+            let credential = try await Admin.withDirectory(dataDir: self.dataDir, databaseURL: self.databaseURL) { directory, configuration in
+                try await ControlPlane(store: directory.store, settings: configuration.controlPlane).rotatePoPToken(id: self.popID)
+            }
+            print(String(decoding: try JSONEncoder.credentials.encode(credential), as: UTF8.self))
+        }
+    }
+
+    struct DeletePoP: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "delete-pop",
+            abstract: "Remove a PoP: its token stops working and it no longer counts for status and health."
+        )
+
+        @Option(help: "The data directory (SLIPSTREAM_DATA_DIR, default ./.slipstream).") var dataDir: String?
+        @Option(help: "The PostgreSQL database of the replicas (SLIPSTREAM_DATABASE_URL; needs SLIPSTREAM_MASTER_KEY).")
+        var databaseURL: String?
+        @Option(help: "The PoP's id.") var popID: String
+
+        func run() async throws {
+            try await Admin.withDirectory(dataDir: self.dataDir, databaseURL: self.databaseURL) { directory, configuration in
+                try await ControlPlane(store: directory.store, settings: configuration.controlPlane).deletePoP(id: self.popID)
+            }
         }
     }
 

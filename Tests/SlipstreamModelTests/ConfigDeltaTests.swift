@@ -66,6 +66,18 @@ import Testing
         #expect(one.changeCount == 1 && one.endpoints.upserted == [next.endpoints[42]])
     }
 
+    @Test func entriesOutOfOrderAreMatchedByID() throws {
+        var base = Self.snapshot(revision: 1, ids: Array(0..<30))
+        var next = Self.snapshot(revision: 2, ids: Array(10..<40), variant: [15, 35])
+        base.listeners.reverse()
+        next.listeners.shuffle()
+        let delta = ConfigDelta(from: base, to: next)
+        #expect(Set(delta.listeners.upserted.map(\.id)) == Set((30..<40).map { String(format: "l%06d", $0) } + ["l000015"]))
+        #expect(Set(delta.listeners.removed) == Set((0..<10).map { String(format: "l%06d", $0) }))
+        // Applied to an unordered base, the entries come out sorted by id.
+        #expect(try delta.applied(to: base).listeners == Self.snapshot(revision: 2, ids: Array(10..<40), variant: [15, 35]).listeners)
+    }
+
     @Test func aDeltaRefusesASnapshotItDoesNotStartFrom() {
         let base = Self.snapshot(revision: 4, ids: [1, 2])
         let delta = ConfigDelta(from: base, to: Self.snapshot(revision: 5, ids: [2, 3]))

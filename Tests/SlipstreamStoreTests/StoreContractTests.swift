@@ -294,6 +294,18 @@ import Testing
                 #expect(pops[0].secretHash == nil && pops[0].regionID == "cn-north-4" && pops[0].lastSeenMilliseconds == 3_000)
                 #expect(try await tx.pop(id: "nowhere") == nil)
             }
+            // A new secret replaces the old one; removing a PoP removes its report with it.
+            try await store.write { tx async throws in
+                #expect(try await tx.setPoPSecret(id: "sin-1", secretHash: "cd34"))
+                #expect(try await tx.setPoPSecret(id: "nowhere", secretHash: "cd34") == false)
+                #expect(try await tx.deletePoP(id: "embedded"))
+                #expect(try await tx.deletePoP(id: "embedded") == false)
+            }
+            try await store.read { tx async throws in
+                #expect(try await tx.pops().map(\.id) == ["sin-1"])
+                let sin = try #require(try await tx.pop(id: "sin-1"))
+                #expect(sin.secretHash == "cd34" && sin.report == report)
+            }
         }
     }
 }

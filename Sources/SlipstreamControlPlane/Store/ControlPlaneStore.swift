@@ -71,6 +71,10 @@ public protocol StoreTransaction: Sendable {
     func pop(id: String) async throws -> StoredPoP?
     /// Every PoP, in id order.
     func pops() async throws -> [StoredPoP]
+    /// Removes a PoP with its last report; false when there was none.
+    func deletePoP(id: String) async throws -> Bool
+    /// Replaces a PoP's secret hash (a new token); false when there is no such PoP.
+    func setPoPSecret(id: String, secretHash: String) async throws -> Bool
     /// Records a PoP's report and when it arrived; registers the PoP (without a credential) when it is unknown,
     /// as the PoP embedded in `serve` is.
     func recordReport(_ report: PoPReport, popID: String, regionID: String, seenAtMilliseconds: Int64) async throws

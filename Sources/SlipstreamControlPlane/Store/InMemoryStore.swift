@@ -269,6 +269,18 @@ public final class InMemoryStore: ControlPlaneStore {
             self.state.withLock { $0.pops.values.sorted { $0.id < $1.id } }
         }
 
+        func deletePoP(id: String) async throws -> Bool {
+            self.state.withLock { $0.pops.removeValue(forKey: id) != nil }
+        }
+
+        func setPoPSecret(id: String, secretHash: String) async throws -> Bool {
+            self.state.withLock { state in
+                guard state.pops[id] != nil else { return false }
+                state.pops[id]?.secretHash = secretHash
+                return true
+            }
+        }
+
         func recordReport(_ report: PoPReport, popID: String, regionID: String, seenAtMilliseconds: Int64) async throws {
             self.state.withLock { state in
                 var pop = state.pops[popID] ?? StoredPoP(id: popID, regionID: regionID, secretHash: nil, createdAt: Timestamp.now())

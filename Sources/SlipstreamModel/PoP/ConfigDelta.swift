@@ -31,21 +31,70 @@ public struct ConfigDelta: Codable, Sendable, Equatable {
         /// Ids of entries the newer snapshot no longer has.
         public var removed: [String]
 
-        /// The changes from `base` to `next`; both sorted by id, as snapshots are.
+        /// The changes from `base` to `next`. Both sorted by id, as snapshots are, they are walked side by side;
+        /// otherwise matched by id through a dictionary.
         init(from base: [Entry], to next: [Entry]) {
-            let old = Dictionary(base.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-            self.upserted = next.filter { old[$0.id] != $0 }
-            let kept = Set(next.map(\.id))
-            self.removed = base.map(\.id).filter { !kept.contains($0) }
+            guard Self.isSortedByID(base), Self.isSortedByID(next) else {
+                let old = Dictionary(base.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+                self.upserted = next.filter { old[$0.id] != $0 }
+                let kept = Set(next.map(\.id))
+                self.removed = base.map(\.id).filter { !kept.contains($0) }
+                return
+            }
+            var upserted: [Entry] = []
+            var removed: [String] = []
+            var i = base.startIndex
+            var j = next.startIndex
+            while i < base.endIndex || j < next.endIndex {
+                if j == next.endIndex || (i < base.endIndex && base[i].id < next[j].id) {
+                    removed.append(base[i].id)
+                    i += 1
+                } else if i == base.endIndex || next[j].id < base[i].id {
+                    upserted.append(next[j])
+                    j += 1
+                } else {
+                    if base[i] != next[j] { upserted.append(next[j]) }
+                    i += 1
+                    j += 1
+                }
+            }
+            self.upserted = upserted
+            self.removed = removed
         }
 
-        /// `base` with the changes made, sorted by id.
+        /// `base` with the changes made, sorted by id: merged in one pass when `base` is sorted by id, as snapshots
+        /// are.
         func applied(to base: [Entry]) -> [Entry] {
             guard !self.upserted.isEmpty || !self.removed.isEmpty else { return base }
-            var entries = Dictionary(base.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-            for id in self.removed { entries[id] = nil }
-            for entry in self.upserted { entries[entry.id] = entry }
-            return entries.sorted { $0.key < $1.key }.map(\.value)
+            guard Self.isSortedByID(base) else {
+                var entries = Dictionary(base.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+                for id in self.removed { entries[id] = nil }
+                for entry in self.upserted { entries[entry.id] = entry }
+                return entries.sorted { $0.key < $1.key }.map(\.value)
+            }
+            let removed = Set(self.removed)
+            let upserts = self.upserted.sorted { $0.id < $1.id }
+            var result: [Entry] = []
+            result.reserveCapacity(base.count + upserts.count)
+            var u = upserts.startIndex
+            for entry in base {
+                while u < upserts.endIndex && upserts[u].id < entry.id {
+                    result.append(upserts[u])
+                    u += 1
+                }
+                if u < upserts.endIndex && upserts[u].id == entry.id {
+                    result.append(upserts[u])
+                    u += 1
+                } else if removed.isEmpty || !removed.contains(entry.id) {
+                    result.append(entry)
+                }
+            }
+            result.append(contentsOf: upserts[u...])
+            return result
+        }
+
+        static func isSortedByID(_ entries: [Entry]) -> Bool {
+            zip(entries, entries.dropFirst()).allSatisfy { $0.id < $1.id }
         }
 
         var count: Int { self.upserted.count + self.removed.count }
