@@ -162,8 +162,17 @@ POSTGRES_ADMIN_URL = os.environ.get("SLIPSTREAM_TEST_DATABASE_URL") or None
 _POSTGRES_DATABASES = {}   # data dir -> (database URL, master key)
 
 
+_POSTGRES_DATABASES_LOCK = threading.Lock()
+
+
 def _postgres_for(data_dir):
-    """The database URL and master key of a data directory on PostgreSQL, creating the database on first use."""
+    """The database URL and master key of a data directory on PostgreSQL, creating the database on first use (once,
+    also when servers of one data directory start from several threads)."""
+    with _POSTGRES_DATABASES_LOCK:
+        return _postgres_for_locked(data_dir)
+
+
+def _postgres_for_locked(data_dir):
     if data_dir not in _POSTGRES_DATABASES:
         name = "slipstream_conformance_" + uuid.uuid4().hex
         subprocess.run(["psql", POSTGRES_ADMIN_URL, "-qc", "CREATE DATABASE %s" % name], check=True,

@@ -99,3 +99,29 @@ def test_killing_a_replica_loses_no_acknowledged_write(replicas):
     listed = set(list_all_ids(survivor, "accelerator"))
     missing = [i for i in acknowledged if i not in listed]
     assert not missing, "acknowledged writes lost: %s" % missing[:5]
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_replicas_starting_together_on_a_fresh_database_make_one_first_account(tmp_path, attempt):
+    # Both race to create the first account; the unique constraint refuses one, which starts without it.
+    data_dir = tmp_path / ("fresh-%d" % attempt)
+    servers = [Server(data_dir, args=["--no-data-plane"], env=ENV) for _ in range(2)]
+    try:
+        barrier = threading.Barrier(2)
+
+        def start(server):
+            barrier.wait(timeout=30)
+            return server.start()
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(start, servers, timeout=120))
+        assert all(server.alive() for server in servers), [server.log_tail() for server in servers]
+        # Both write to one log (one data directory name): the first account is announced once.
+        assert servers[0].log_path == servers[1].log_path
+        assert servers[0].log_text().count("Created the first account") == 1, servers[0].log_tail()
+        creds = servers[0].credentials()
+        for server in servers:
+            assert list_all_ids(Account(server, creds).client, "accelerator") == []
+    finally:
+        for server in servers:
+            server.stop()
