@@ -6,6 +6,7 @@ import gzip
 import http.server
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -98,13 +99,28 @@ def test_a_pop_token_can_be_rotated_and_a_pop_deleted(tmp_path):
         assert requests.get(url, headers=pop_headers(rotated), timeout=10).status_code == 200
         wait_for(lambda: pop_entry(acct, "sin-1")["status"], lambda s: s == "ERROR", timeout=STALE + 10,
                  desc="the PoP on the old token stale")
+        time.sleep(3)   # the PoP's heartbeat is 1 s: three more reports refused the same way
         with open(pop.log_path, "rb") as f:
-            assert b"report reached no control plane" in f.read(), pop.log_tail()
+            warnings = [line for line in f.read().splitlines() if b"report reached no control plane" in line]
+        # Warned once; the same refusal repeating (each with its own request id) is logged at debug level only.
+        assert len(warnings) == 1 and b" warning " in warnings[0], warnings
+
+        # A report on its way while the PoP is deleted does not bring it back: it is refused.
+        report = json.dumps({"formatVersion": 1, "popID": "sin-1", "regionID": OUTOFCM_REGION, "appliedRevision": 0,
+                             "errors": [], "health": []}).encode()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as raw:
+            raw.sendall(b"POST /pop/v1/report HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + rotated["token"].encode()
+                        + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(report) + report[:10])
+            time.sleep(0.3)   # the token is checked before the body is read
+            res = admin_pop(srv, "delete-pop", "sin-1")
+            assert res.returncode == 0, res.stderr
+            assert pop_entry(acct, "sin-1") is None
+            raw.sendall(report[10:])
+            answer = raw.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 401") and b"APIGW.0301" in answer, answer
+        assert pop_entry(acct, "sin-1") is None
 
         # Deleted: gone from the list, its token refused; unknown ids are refused with a message.
-        res = admin_pop(srv, "delete-pop", "sin-1")
-        assert res.returncode == 0, res.stderr
-        assert pop_entry(acct, "sin-1") is None
         assert requests.get(url, headers=pop_headers(rotated), timeout=10).status_code == 401
         for command in ["delete-pop", "rotate-pop-token"]:
             res = admin_pop(srv, command, "sin-1")
@@ -198,6 +214,17 @@ def test_pop_protocol_bodies_are_bounded_apart_from_tenant_requests_and_methods_
         r = requests.post(srv.endpoint + "/pop/v1/report", data=body, headers=pop_headers(credential), timeout=10)
         assert r.status_code == 204, r.text
         assert pop_entry(acct, "sin-1")["status"] == "ACTIVE"
+        # A revision the control plane has not committed (or a negative one) cannot have been applied.
+        for revision in [-1, 10 ** 12]:
+            r = requests.post(srv.endpoint + "/pop/v1/report", json=dict(report, appliedRevision=revision, health=[]),
+                              headers=pop_headers(credential), timeout=10)
+            assert r.status_code == 400 and "appliedRevision" in r.json()["error_msg"], (revision, r.text)
+        # A declared length past the limit is refused before the body is read.
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as raw:
+            raw.sendall(b"POST /pop/v1/report HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + credential["token"].encode()
+                        + b"\r\nContent-Length: 100000000\r\n\r\n{")
+            answer = raw.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 413"), answer
         # Without a valid token the body is never read: 401, not 413.
         r = requests.post(srv.endpoint + "/pop/v1/report", data=body, headers={"Authorization": "Bearer slp-pop.x.y"},
                           timeout=10)
@@ -290,8 +317,10 @@ def test_snapshot_deltas_carry_only_what_changed_and_a_pop_following_them_saves_
         spare = [create_accelerator(acct.client) for _ in range(3)]
         r = requests.get(url, headers=headers, timeout=10)
         base, revision = r.json(), int(r.headers["Slipstream-Revision"])
+        generation = r.headers["Slipstream-Generation"]
         accelerator = create_accelerator(acct.client)
-        r = requests.get(url, params={"revision": revision, "wait": 5, "delta": 1}, headers=headers, timeout=20)
+        r = requests.get(url, params={"revision": revision, "wait": 5, "delta": 1, "generation": generation},
+                         headers=headers, timeout=20)
         assert r.status_code == 200 and r.headers["Slipstream-Base-Revision"] == str(revision), (r.status_code, r.headers)
         delta = r.json()
         assert delta["formatVersion"] == 1 and delta["baseRevision"] == revision
@@ -301,14 +330,26 @@ def test_snapshot_deltas_carry_only_what_changed_and_a_pop_following_them_saves_
         full = requests.get(url, headers=headers, timeout=10).json()
         assert full["revision"] == delta["revision"] and apply_delta(base, delta) == full
         # The same delta, compressed.
-        r = requests.get(url, params={"revision": revision, "delta": 1}, stream=True, timeout=10,
-                         headers=dict(headers, **{"Accept-Encoding": "gzip"}))
-        assert r.headers["Content-Encoding"] == "gzip" and json.loads(gzip.decompress(r.raw.read())) == delta
-        # A revision the server kept no snapshot of, or a delta format it does not read: the whole snapshot.
-        for params in [{"revision": 1, "delta": 1}, {"revision": revision, "delta": 2}]:
+        r = requests.get(url, params={"revision": revision, "delta": 1, "generation": generation}, stream=True,
+                         timeout=10, headers=dict(headers, **{"Accept-Encoding": "gzip"}))
+        assert r.headers["Content-Encoding"] == "gzip" and r.headers["Vary"] == "Accept-Encoding"
+        assert json.loads(gzip.decompress(r.raw.read())) == delta
+        # A revision the server kept no snapshot of, a delta format it does not make, a snapshot from another
+        # process (its revision numbers may name other content) or none named: the whole snapshot.
+        for params in [{"revision": 1, "delta": 1, "generation": generation},
+                       {"revision": revision, "delta": 2, "generation": generation},
+                       {"revision": revision, "delta": 1, "generation": "another-process"},
+                       {"revision": revision, "delta": 1}]:
             r = requests.get(url, params=params, headers=headers, timeout=10)
             assert r.status_code == 200 and "Slipstream-Base-Revision" not in r.headers, (params, r.headers)
             assert r.json() == full, params
+        # Another process's snapshot at the newest revision number is answered at once, not held as "no change".
+        started = time.monotonic()
+        r = requests.get(url, params={"revision": full["revision"], "wait": 10, "generation": "another-process"},
+                         headers=headers, timeout=20)
+        assert r.status_code == 200 and r.json() == full and time.monotonic() - started < 5
+        r = requests.get(url, params={"revision": revision, "delta": "abc"}, headers=headers, timeout=10)
+        assert r.status_code == 400 and r.json()["error_code"] == "GA.9001", r.text
 
         # A PoP follows by deltas: a new listener forwards, a removed accelerator goes, and the snapshot it saved is
         # the control plane's.
@@ -338,6 +379,55 @@ def test_snapshot_deltas_carry_only_what_changed_and_a_pop_following_them_saves_
     finally:
         pop.stop()
         backend.close()
+        srv.stop()
+
+
+def test_a_pop_gets_a_whole_snapshot_after_the_database_is_restored_from_a_backup(tmp_path):
+    # After a restore the control plane numbers new revisions again: the PoP's saved revision names other content,
+    # so it must not receive a delta from it.
+    data_dir = tmp_path / "api"
+    srv = Server(data_dir, args=["--no-data-plane"], env={"SLIPSTREAM_POP_STALE_SECONDS": str(STALE)}, sqlite=True).start()
+    credential = create_pop(srv, "sin-1")
+    pop = PoPProcess(tmp_path / "pop", credential, [srv.endpoint])
+    url = srv.endpoint + "/pop/v1/snapshot"
+    headers = pop_headers(credential)
+    try:
+        acct = Account(srv, srv.credentials())
+        create_accelerator(acct.client)
+        srv.stop()
+        shutil.copytree(data_dir, tmp_path / "backup")
+        srv.start(port=srv.port)
+        pop.start()
+        lost = create_accelerator(acct.client)
+        revision = requests.get(url, headers=headers, timeout=10).json()["revision"]
+        wait_for(lambda: pop_entry(acct, "sin-1").get("applied_revision"), lambda got: got == revision, timeout=20,
+                 desc="the PoP at the revision the backup lacks")
+        pop.stop()   # saved: the snapshot of `revision`, with `lost`
+        srv.stop()
+        shutil.rmtree(data_dir)
+        shutil.copytree(tmp_path / "backup", data_dir)
+        srv.start(port=srv.port)
+        acct = Account(srv, srv.credentials())
+        other = create_accelerator(acct.client)   # the same revision number again, other content
+        assert requests.get(url, headers=headers, timeout=10).json()["revision"] == revision
+        newest = create_accelerator(acct.client)
+        pop.start()
+        expected = requests.get(url, headers=headers, timeout=10).json()
+        assert {a["id"] for a in expected["accelerators"]} >= {other.id, newest.id}
+        wait_for(lambda: pop_entry(acct, "sin-1").get("applied_revision"), lambda got: got == expected["revision"],
+                 timeout=20, desc="the PoP caught up")
+
+        def saved():
+            try:
+                with open(tmp_path / "pop" / "snapshot.json") as f:
+                    return json.load(f)
+            except (OSError, ValueError):
+                return None
+        wait_for(saved, lambda got: got is not None and got["revision"] == expected["revision"], timeout=20,
+                 desc="the caught-up snapshot saved")
+        assert saved() == expected and lost.id not in [a["id"] for a in saved()["accelerators"]]
+    finally:
+        pop.stop()
         srv.stop()
 
 

@@ -116,6 +116,26 @@ extension ControlPlane {
         }
     }
 
+    /// Records a report of the remote PoP `pop` (as ``authenticatePoP(token:)`` returned it), stamped with this
+    /// replica's clock. Throws 401 APIGW.0301 when the PoP was deleted or its token replaced since it was
+    /// authenticated: a report in flight does not bring a deleted PoP back. Throws GA.9001 for an applied revision
+    /// that is negative or past the newest committed one.
+    public func recordRemote(_ report: PoPReport, pop: StoredPoP) async throws {
+        guard let secretHash = pop.secretHash else { throw GAError.unauthorized("PoP \(pop.id) has no token") }
+        let now = Self.nowMilliseconds()
+        var report = report
+        report.regionID = pop.regionID
+        let recorded = report
+        let stored = try await self.store.write { tx in
+            let committed = try await tx.currentRevision()
+            guard (0...committed).contains(recorded.appliedRevision) else {
+                throw GAError.invalid("appliedRevision", "must be 0-\(committed), the newest committed revision")
+            }
+            return try await tx.recordRemoteReport(recorded, popID: pop.id, secretHash: secretHash, seenAtMilliseconds: now)
+        }
+        guard stored else { throw GAError.unauthorized("PoP \(pop.id) was deleted or its token replaced") }
+    }
+
     /// Every PoP with its liveness at this moment.
     public func pops() async throws -> [PoPState] {
         let now = Self.nowMilliseconds()

@@ -15,23 +15,29 @@ struct ControlPlaneClient: Sendable {
     enum Pull: Sendable {
         /// No revision other than the one the PoP has arrived within the wait.
         case unchanged
-        /// The newest snapshot's JSON.
-        case snapshot(Data)
+        /// The newest snapshot's JSON, and the generation of the control-plane process that built it.
+        case snapshot(Data, generation: String?)
         /// A ``ConfigDelta``'s JSON, from the revision the PoP has to the newest.
-        case delta(Data)
+        case delta(Data, generation: String?)
     }
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
+        /// What tells one failure from another, without the parts that change on every call (a request id):
+        /// the call and the HTTP status.
+        var kind: String?
     }
 
     /// Long-polls `base` for a snapshot whose revision differs from `have` (any snapshot when nil), waiting up to
     /// `wait` seconds on the server; the call fails 10 s after that without an answer.
-    /// With `delta`, the control plane may answer with a ``ConfigDelta`` from `have` instead of the whole snapshot.
-    func pull(_ base: String, have: Int64?, wait: Int, delta: Bool) async throws -> Pull {
+    /// With `generation` (the `Slipstream-Generation` the snapshot of `have` came with), the control plane may
+    /// answer with a ``ConfigDelta`` from `have` instead of the whole snapshot.
+    func pull(_ base: String, have: Int64?, wait: Int, generation: String?) async throws -> Pull {
         var url = "\(base)/pop/v1/snapshot?wait=\(wait)"
         if let have { url += "&revision=\(have)" }
-        if delta { url += "&delta=\(ConfigDelta.formatVersion)" }
+        if let generation, let escaped = generation.addingPercentEncoding(withAllowedCharacters: .alphanumerics) {
+            url += "&delta=\(ConfigDelta.formatVersion)&generation=\(escaped)"
+        }
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Authorization", value: "Bearer \(self.token)")
         request.headers.add(name: "Accept-Encoding", value: "gzip")
@@ -41,8 +47,11 @@ struct ControlPlaneClient: Sendable {
             return .unchanged
         case .ok:
             let body = try await response.body.collect(upTo: Self.maximumSnapshotBytes)
+            let generation = response.headers.first(name: "Slipstream-Generation")
             let isDelta = response.headers.first(name: "Slipstream-Base-Revision") != nil
-            return isDelta ? .delta(Data(body.readableBytesView)) : .snapshot(Data(body.readableBytesView))
+            return isDelta
+                ? .delta(Data(body.readableBytesView), generation: generation)
+                : .snapshot(Data(body.readableBytesView), generation: generation)
         default:
             let body = try? await response.body.collect(upTo: 64 << 10)
             throw Failure(description: "GET \(base)/pop/v1/snapshot: \(response.status.code) \(body.map { String(buffer: $0) } ?? "")")
@@ -59,7 +68,10 @@ struct ControlPlaneClient: Sendable {
         let response = try await self.http.execute(request, timeout: .seconds(10))
         guard response.status == .noContent else {
             let body = try? await response.body.collect(upTo: 64 << 10)
-            throw Failure(description: "POST \(base)/pop/v1/report: \(response.status.code) \(body.map { String(buffer: $0) } ?? "")")
+            throw Failure(
+                description: "POST \(base)/pop/v1/report: \(response.status.code) \(body.map { String(buffer: $0) } ?? "")",
+                kind: "POST \(base)/pop/v1/report: \(response.status.code)"
+            )
         }
     }
 }

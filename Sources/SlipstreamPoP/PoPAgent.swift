@@ -135,6 +135,8 @@ public final class PoPAgent: Service {
         var index = 0
         var have = saved?.revision
         var current = saved
+        // The control-plane process the served snapshot came from; deltas are asked for only with it.
+        var generation: String?
         var backoff = JitteredBackoff(first: self.configuration.retryFirst, maximum: self.configuration.retryMaximum)
         // A snapshot that failed to apply somewhere (a port taken) is applied again after 1 s, doubling to 30 s.
         var applyRetry: Duration?
@@ -144,12 +146,16 @@ public final class PoPAgent: Service {
             do {
                 // With nothing to serve yet the PoP asks without waiting, so a URL that never answers holds it for
                 // the call timeout only (10 s), not that plus the long poll (40 s).
-                // A delta only from the snapshot served (after a refused format `have` is past it).
+                // A revision means something only to the control-plane process that sent it (a restored database
+                // numbers revisions again): without that process's generation (a saved snapshot, a failed call) the
+                // PoP asks for the newest snapshot whole, at once. A delta only from the snapshot served (after a
+                // refused format `have` is past it).
+                let asked = generation == nil ? nil : have
                 let pulled = try await client.pull(
                     base,
-                    have: have,
-                    wait: have == nil ? 0 : wait ?? self.configuration.pollWaitSeconds,
-                    delta: current != nil && current?.revision == have
+                    have: asked,
+                    wait: asked == nil ? 0 : wait ?? self.configuration.pollWaitSeconds,
+                    generation: current != nil && current?.revision == asked ? generation : nil
                 )
                 if backoff.failures > 0 { self.logger.notice("control plane reached", metadata: ["url": "\(base)"]) }
                 backoff.reset()
@@ -163,7 +169,8 @@ public final class PoPAgent: Service {
                     applyRetry = report.errors.isEmpty ? nil : min(delay * 2, .seconds(30))
                     self.wakeup.wake()
                     continue
-                case .snapshot(let body):
+                case .snapshot(let body, let from):
+                    generation = from
                     let probe = try JSONDecoder().decode(FormatProbe.self, from: body)
                     guard probe.formatVersion == ConfigSnapshot.formatVersion else {
                         let reason =
@@ -176,7 +183,8 @@ public final class PoPAgent: Service {
                     }
                     snapshot = try JSONDecoder().decode(ConfigSnapshot.self, from: body)
                     json = body
-                case .delta(let body):
+                case .delta(let body, let from):
+                    generation = from
                     let delta = try JSONDecoder().decode(ConfigDelta.self, from: body)
                     guard let served = current else { throw ControlPlaneClient.Failure(description: "a delta with no snapshot to apply it to") }
                     snapshot = try delta.applied(to: served)
@@ -197,6 +205,8 @@ public final class PoPAgent: Service {
                 )
             } catch {
                 if Task.isCancelled { return }
+                // Whatever failed (a delta that did not fit among them), the next answer is a whole snapshot.
+                generation = nil
                 index = (index + 1) % urls.count
                 let delay = backoff.next()
                 self.logger.warning(
@@ -219,6 +229,7 @@ public final class PoPAgent: Service {
             var report = await self.pop.report()
             report.refusal = self.refusal.withLock { $0 }
             var failures: [String] = []
+            var details: [String] = []
             for attempt in 0..<urls.count {
                 let candidate = (index + attempt) % urls.count
                 do {
@@ -228,14 +239,15 @@ public final class PoPAgent: Service {
                     break
                 } catch {
                     if Task.isCancelled { return }
-                    failures.append("\(error)")
+                    failures.append((error as? ControlPlaneClient.Failure)?.kind ?? "\(error)")
+                    details.append("\(error)")
                 }
             }
             if failures.isEmpty, !lastFailures.isEmpty {
                 self.logger.notice("report delivered", metadata: ["revision": "\(report.appliedRevision)"])
             } else if !failures.isEmpty {
                 let level: Logger.Level = failures == lastFailures ? .debug : .warning
-                self.logger.log(level: level, "report reached no control plane", metadata: ["errors": "\(failures)"])
+                self.logger.log(level: level, "report reached no control plane", metadata: ["errors": "\(details)"])
             }
             lastFailures = failures
         }

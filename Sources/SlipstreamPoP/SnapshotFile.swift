@@ -35,6 +35,10 @@ public struct SnapshotFile: Sendable {
         close(fd)
         unlink(probe)
         guard synced else { throw SnapshotFileError(call: "write \(probe)", errno: failed) }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: self.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw SnapshotFileError(call: "open \(self.path)", errno: EISDIR)
+        }
     }
 
     /// The saved snapshot's JSON, or nil when none was saved.

@@ -266,6 +266,15 @@ struct SQLTransaction: StoreTransaction {
         try await self.db.raw("SELECT * FROM pops ORDER BY id").all().map(Self.pop)
     }
 
+    func recordRemoteReport(_ report: PoPReport, popID: String, secretHash: String, seenAtMilliseconds: Int64) async throws -> Bool {
+        try await self.db.raw(
+            """
+            UPDATE pops SET last_seen_ms = \(bind: seenAtMilliseconds), report = \(bind: try Self.json(report))
+            WHERE id = \(bind: popID) AND secret_hash = \(bind: secretHash) RETURNING id
+            """
+        ).first() != nil
+    }
+
     func deletePoP(id: String) async throws -> Bool {
         try await self.db.raw("DELETE FROM pops WHERE id = \(bind: id) RETURNING id").first() != nil
     }

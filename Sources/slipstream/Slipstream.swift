@@ -213,7 +213,8 @@ struct PoPCommand: AsyncParsableCommand {
         do {
             try SnapshotFile(directory: self.stateDir).prepare()
         } catch {
-            throw ValidationError("the state directory \(self.stateDir) is not usable: \(error)")
+            let reason = (error as? SnapshotFileError)?.description ?? error.localizedDescription
+            throw ValidationError("the state directory \(self.stateDir) is not usable: \(reason)")
         }
         let logger = makeLogger(configuration.logLevel)
         if let limits = DescriptorLimit.raiseSoftLimitToHard() {

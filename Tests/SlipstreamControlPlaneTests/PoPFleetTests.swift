@@ -23,6 +23,30 @@ import Testing
         )
     }
 
+    @Test func aReportCountsOnlyWhileItsPoPAndTokenStand() async throws {
+        let f = Fixture()
+        let credential = try await f.controlPlane.createPoP(id: "sin-1", regionID: "ap-southeast-1")
+        let pop = try #require(try await f.controlPlane.authenticatePoP(token: credential.token))
+        // The region is the registered one, whatever the report says.
+        try await f.controlPlane.recordRemote(Self.report("sin-1", region: "elsewhere", at: 0), pop: pop)
+        #expect(try await f.controlPlane.pops().first?.pop.report?.regionID == "ap-southeast-1")
+        // An applied revision must be one the control plane committed.
+        for revision: Int64 in [-1, 1] {
+            await #expect(throws: GAError.self) { try await f.controlPlane.recordRemote(Self.report("sin-1", at: revision), pop: pop) }
+        }
+        // Authenticated before its token was replaced, or before it was deleted: refused, and nothing comes back.
+        let rotated = try await f.controlPlane.rotatePoPToken(id: "sin-1")
+        #expect(try await f.controlPlane.authenticatePoP(token: credential.token) == nil)
+        #expect(try await f.controlPlane.authenticatePoP(token: rotated.token)?.id == "sin-1")
+        await #expect(throws: GAError.self) { try await f.controlPlane.recordRemote(Self.report("sin-1", at: 0), pop: pop) }
+        let current = try #require(try await f.controlPlane.authenticatePoP(token: rotated.token))
+        try await f.controlPlane.deletePoP(id: "sin-1")
+        await #expect(throws: GAError.self) { try await f.controlPlane.recordRemote(Self.report("sin-1", at: 0), pop: current) }
+        #expect(try await f.controlPlane.pops().isEmpty)
+        await #expect(throws: GAError.self) { try await f.controlPlane.deletePoP(id: "sin-1") }
+        await #expect(throws: GAError.self) { try await f.controlPlane.rotatePoPToken(id: "sin-1") }
+    }
+
     @Test func aCredentialOpensOnlyItsOwnPoP() async throws {
         let f = Fixture()
         let credential = try await f.controlPlane.createPoP(id: "sin-1", regionID: "ap-southeast-1")

@@ -294,6 +294,14 @@ import Testing
                 #expect(pops[0].secretHash == nil && pops[0].regionID == "cn-north-4" && pops[0].lastSeenMilliseconds == 3_000)
                 #expect(try await tx.pop(id: "nowhere") == nil)
             }
+            // A remote PoP's report lands only on a PoP registered with the secret it authenticated with.
+            try await store.write { tx async throws in
+                #expect(try await tx.recordRemoteReport(report, popID: "sin-1", secretHash: "ab12", seenAtMilliseconds: 4_000))
+                #expect(try await tx.recordRemoteReport(report, popID: "sin-1", secretHash: "ffff", seenAtMilliseconds: 5_000) == false)
+                #expect(try await tx.recordRemoteReport(report, popID: "gone", secretHash: "ab12", seenAtMilliseconds: 5_000) == false)
+                #expect(try await tx.pop(id: "sin-1")?.lastSeenMilliseconds == 4_000)
+                #expect(try await tx.pop(id: "gone") == nil)
+            }
             // A new secret replaces the old one; removing a PoP removes its report with it.
             try await store.write { tx async throws in
                 #expect(try await tx.setPoPSecret(id: "sin-1", secretHash: "cd34"))

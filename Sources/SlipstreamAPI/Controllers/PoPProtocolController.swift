@@ -12,14 +12,20 @@ import Synchronization
 /// ``PoPCredential`` (`Authorization: Bearer slp-pop.…`) and nothing else; tenant credentials do not open it and
 /// a PoP token opens no tenant route. Failures are GA-format errors (401 `APIGW.0301` for a bad token).
 ///
-/// - `GET /pop/v1/snapshot?revision=R&wait=S`: the newest ``ConfigSnapshot`` when the control plane's revision
-///   differs from `R` (the revision the PoP serves), at once; otherwise waits up to `S` seconds (0-30, default 30)
-///   for one and answers 304 when none came (at once when the server is shutting down). 200 carries the snapshot as JSON, gzip-compressed when the PoP
-///   accepts it (`Accept-Encoding: gzip`), and its revision in `Slipstream-Revision`. A burst of writes while a
-///   PoP applies is coalesced: it gets the newest revision, never each one.
+/// - `GET /pop/v1/snapshot?revision=R&wait=S[&delta=1&generation=G]`: the newest ``ConfigSnapshot`` when the
+///   control plane's revision differs from `R` (the revision the PoP serves), at once; otherwise waits up to `S`
+///   seconds (0-30, default 30) for one and answers 304 when none came (at once when the server is shutting down).
+///   200 carries the snapshot as JSON, gzip-compressed when the PoP accepts it (`Accept-Encoding: gzip`), its
+///   revision in `Slipstream-Revision` and this process's `Slipstream-Generation`. With `delta=1` and `generation`
+///   naming this process, when the snapshot of `R` is still kept, it carries a ``ConfigDelta`` from `R` instead,
+///   marked by `Slipstream-Base-Revision: R`; another delta format gets the whole snapshot. A `generation` naming
+///   another process gets the newest snapshot at once, without waiting. A burst of writes while a PoP applies is
+///   coalesced: it gets the newest revision, never each one.
 /// - `POST /pop/v1/report` with a ``PoPReport`` (JSON): records it as this PoP's latest report and heartbeat;
-///   204. 403 when the report names another PoP; 400 for a report format this server does not read; 413 past
-///   ``maximumReportBytes`` (64 MiB; the tenant body limit does not apply here).
+///   204. 401 when the PoP was deleted or its token replaced while the report was on its way; 403 when the report
+///   names another PoP; 400 for a report format this server does not read or an applied revision that is
+///   negative or not yet committed; 413 past ``maximumReportBytes`` (64 MiB; the tenant body limit does not
+///   apply here), at once when `Content-Length` says so.
 struct PoPProtocolController {
     let controlPlane: ControlPlane
     let revisions: RevisionWatch
@@ -35,6 +41,7 @@ struct PoPProtocolController {
     static let maximumReportBytes = 64 << 20
     static let revisionHeader = HTTPField.Name("Slipstream-Revision")!
     static let baseRevisionHeader = HTTPField.Name("Slipstream-Base-Revision")!
+    static let generationHeader = HTTPField.Name("Slipstream-Generation")!
 
     /// Whether an `Accept-Encoding` value (RFC 9110 §12.5.3) accepts gzip: a `gzip` (or `x-gzip`) coding whose
     /// weight is not 0, or `*` with a weight above 0 when gzip is not named.
@@ -87,7 +94,14 @@ struct PoPProtocolController {
                 }
                 return seconds
             } ?? Self.maximumWait
-        if let have {
+        let deltaFormat = try query["delta"].map { value -> Int in
+            guard let format = Int(value), format > 0 else { throw GAError.invalid("delta", "must be a delta format version") }
+            return format
+        }
+        // A PoP whose snapshot came from another process (`generation`) gets the newest snapshot at once: its
+        // revision number may name other content here.
+        let generation = query["generation"].map(String.init)
+        if let have, generation == nil || generation == self.cache.generation {
             // The database's revision first, then the watch this process keeps current, until one differs.
             self.revisions.publish(try await self.controlPlane.currentRevision())
             if self.revisions.latest == have {
@@ -100,11 +114,12 @@ struct PoPProtocolController {
         let body = try self.cache.body(
             for: snapshot,
             have: have,
-            delta: query["delta"].map(String.init) == String(ConfigDelta.formatVersion),
+            delta: deltaFormat == ConfigDelta.formatVersion && generation == self.cache.generation,
             gzip: Self.acceptsGzip(request.headers[.acceptEncoding])
         )
-        var headers: HTTPFields = [.contentType: "application/json"]
+        var headers: HTTPFields = [.contentType: "application/json", .vary: "Accept-Encoding"]
         headers[Self.revisionHeader] = String(body.revision)
+        headers[Self.generationHeader] = self.cache.generation
         if let base = body.baseRevision { headers[Self.baseRevisionHeader] = String(base) }
         if body.gzip { headers[.contentEncoding] = "gzip" }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: body.bytes))
@@ -112,6 +127,9 @@ struct PoPProtocolController {
 
     func report(_ request: Request, context: SlipstreamRequestContext) async throws -> Response {
         let pop = try await self.authenticate(request)
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.maximumReportBytes {
+            throw GAError.bodyTooLarge(limit: Self.maximumReportBytes)
+        }
         var request = request
         let body: ByteBuffer
         do {
@@ -134,9 +152,7 @@ struct PoPProtocolController {
         guard report.popID == pop.id else {
             throw GAError(status: 403, code: "APIGW.0302", message: "this token belongs to PoP \(pop.id), not \(report.popID)")
         }
-        var recorded = report
-        recorded.regionID = pop.regionID
-        try await self.controlPlane.record(recorded, popID: pop.id, regionID: pop.regionID)
+        try await self.controlPlane.recordRemote(report, pop: pop)
         self.onReport()
         return Response(status: .noContent)
     }
@@ -164,6 +180,11 @@ final class EncodedSnapshots: Sendable {
 
     private let state = Mutex(State())
     private static let encoder = JSONEncoder()
+    /// Names the snapshots this process built (`Slipstream-Generation`). A delta is made only for a PoP whose
+    /// snapshot came from this generation: a revision number alone does not prove the PoP's snapshot is the one
+    /// kept here (a database restored from a backup numbers new revisions again), so a PoP that got its snapshot
+    /// from another replica, an earlier run of this one or its state directory first gets a whole snapshot.
+    let generation = UUID().uuidString.lowercased()
 
     /// What a snapshot call sends: a ``ConfigSnapshot`` or a ``ConfigDelta`` as JSON, or gzip of it.
     struct Body {

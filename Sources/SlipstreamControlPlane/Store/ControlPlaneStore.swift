@@ -71,6 +71,9 @@ public protocol StoreTransaction: Sendable {
     func pop(id: String) async throws -> StoredPoP?
     /// Every PoP, in id order.
     func pops() async throws -> [StoredPoP]
+    /// Records a remote PoP's report when the PoP is still registered with the secret hash it authenticated with;
+    /// false (and nothing written) when it was deleted or its token replaced meanwhile.
+    func recordRemoteReport(_ report: PoPReport, popID: String, secretHash: String, seenAtMilliseconds: Int64) async throws -> Bool
     /// Removes a PoP with its last report; false when there was none.
     func deletePoP(id: String) async throws -> Bool
     /// Replaces a PoP's secret hash (a new token); false when there is no such PoP.

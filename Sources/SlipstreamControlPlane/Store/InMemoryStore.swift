@@ -269,6 +269,16 @@ public final class InMemoryStore: ControlPlaneStore {
             self.state.withLock { $0.pops.values.sorted { $0.id < $1.id } }
         }
 
+        func recordRemoteReport(_ report: PoPReport, popID: String, secretHash: String, seenAtMilliseconds: Int64) async throws -> Bool {
+            self.state.withLock { state in
+                guard var pop = state.pops[popID], pop.secretHash == secretHash else { return false }
+                pop.lastSeenMilliseconds = seenAtMilliseconds
+                pop.report = report
+                state.pops[popID] = pop
+                return true
+            }
+        }
+
         func deletePoP(id: String) async throws -> Bool {
             self.state.withLock { $0.pops.removeValue(forKey: id) != nil }
         }
