@@ -1,6 +1,7 @@
 """First-start account bootstrap and `slipstream admin create-account`."""
 import json
 import os
+import subprocess
 
 from conftest import CRED_KEYS, ListAcceleratorsRequest, get_token, make_client, uniq
 
@@ -52,3 +53,15 @@ def test_create_account_duplicate_name_is_safe(server):
     assert second.returncode != 0 and second.stdout == b"", second.stdout
     assert b"already exists" in second.stderr, second.stderr
     assert get_token(server.endpoint, json.loads(first.stdout.decode()))
+
+
+def test_admin_commands_refuse_a_data_directory_that_does_not_exist(tmp_path):
+    # A mistyped --data-dir names no store: refused with the reason, and nothing is created there.
+    missing = tmp_path / "no-such-dir"
+    for args in (["create-account", "--name", uniq("acct")], ["create-pop", "--pop-id", "sin-9", "--region", "cn-north-4"],
+                 ["delete-pop", "--pop-id", "sin-9"], ["rotate-pop-token", "--pop-id", "sin-9"]):
+        res = subprocess.run([os.environ["SLIPSTREAM_BIN"], "admin", args[0], "--data-dir", str(missing)] + args[1:],
+                             stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                             env={k: v for k, v in os.environ.items() if not k.startswith("SLIPSTREAM_")})
+        assert res.returncode != 0 and b"no Slipstream data directory" in res.stderr, (args, res.stderr)
+        assert not missing.exists(), args

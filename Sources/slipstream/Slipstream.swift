@@ -78,6 +78,7 @@ struct Admin: AsyncParsableCommand {
     )
 
     /// Opens the store of `dataDir` or `databaseURL`, runs `body` on it and closes it; GA errors become usage errors.
+    /// Refuses a data directory without a database instead of creating one.
     static func withDirectory<T>(
         dataDir: String?,
         databaseURL: String?,
@@ -86,6 +87,15 @@ struct Admin: AsyncParsableCommand {
         var configuration = try SlipstreamConfiguration(environment: ProcessInfo.processInfo.environment)
         if let dataDir { configuration.dataDirectory = dataDir }
         if let databaseURL { configuration.databaseURL = databaseURL }
+        // An admin command works on a store `serve` made; a mistyped directory must not become a new, empty one.
+        if configuration.databaseURL == nil {
+            let database = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent(DataDirectory.databaseFile).path
+            guard FileManager.default.fileExists(atPath: database) else {
+                throw ValidationError(
+                    "no Slipstream data directory at \(configuration.dataDirectory) (\(DataDirectory.databaseFile) is missing): check the path, or start `slipstream serve --data-dir \(configuration.dataDirectory)` once first"
+                )
+            }
+        }
         var logger = Logger(label: "slipstream")
         logger.logLevel = .warning
         let directory = try await DataDirectory.open(configuration: configuration, logger: logger, bootstrap: false)
