@@ -4,6 +4,7 @@ away, failover between control-plane URLs, and a snapshot format a PoP does not 
 
 import gzip
 import http.server
+import itertools
 import json
 import os
 import shutil
@@ -214,11 +215,17 @@ def test_pop_protocol_bodies_are_bounded_apart_from_tenant_requests_and_methods_
         r = requests.post(srv.endpoint + "/pop/v1/report", data=body, headers=pop_headers(credential), timeout=10)
         assert r.status_code == 204, r.text
         assert pop_entry(acct, "sin-1")["status"] == "ACTIVE"
-        # A revision the control plane has not committed (or a negative one) cannot have been applied.
-        for revision in [-1, 10 ** 12]:
-            r = requests.post(srv.endpoint + "/pop/v1/report", json=dict(report, appliedRevision=revision, health=[]),
-                              headers=pop_headers(credential), timeout=10)
-            assert r.status_code == 400 and "appliedRevision" in r.json()["error_msg"], (revision, r.text)
+        # A negative revision is malformed. One past the newest committed revision names no configuration of this
+        # store (a PoP that served a database since restored from a backup): the PoP stays live but counts as
+        # having applied nothing until it catches up.
+        r = requests.post(srv.endpoint + "/pop/v1/report", json=dict(report, appliedRevision=-1, health=[]),
+                          headers=pop_headers(credential), timeout=10)
+        assert r.status_code == 400 and "appliedRevision" in r.json()["error_msg"], r.text
+        r = requests.post(srv.endpoint + "/pop/v1/report", json=dict(report, appliedRevision=10 ** 12, health=[]),
+                          headers=pop_headers(credential), timeout=10)
+        assert r.status_code == 204, r.text
+        entry = pop_entry(acct, "sin-1")
+        assert entry["status"] == "ACTIVE" and entry["applied_revision"] == 0, entry
         # A declared length past the limit is refused before the body is read.
         with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as raw:
             raw.sendall(b"POST /pop/v1/report HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + credential["token"].encode()
@@ -343,11 +350,12 @@ def test_snapshot_deltas_carry_only_what_changed_and_a_pop_following_them_saves_
             r = requests.get(url, params=params, headers=headers, timeout=10)
             assert r.status_code == 200 and "Slipstream-Base-Revision" not in r.headers, (params, r.headers)
             assert r.json() == full, params
-        # Another process's snapshot at the newest revision number is answered at once, not held as "no change".
+        # A poll naming another process waits on the revision like any other (a PoP behind a balancer that
+        # alternates replicas long-polls; it just gets whole snapshots).
         started = time.monotonic()
-        r = requests.get(url, params={"revision": full["revision"], "wait": 10, "generation": "another-process"},
+        r = requests.get(url, params={"revision": full["revision"], "wait": 1, "generation": "another-process"},
                          headers=headers, timeout=20)
-        assert r.status_code == 200 and r.json() == full and time.monotonic() - started < 5
+        assert r.status_code == 304 and time.monotonic() - started >= 0.9, r.status_code
         r = requests.get(url, params={"revision": revision, "delta": "abc"}, headers=headers, timeout=10)
         assert r.status_code == 400 and r.json()["error_code"] == "GA.9001", r.text
 
@@ -429,6 +437,94 @@ def test_a_pop_gets_a_whole_snapshot_after_the_database_is_restored_from_a_backu
     finally:
         pop.stop()
         srv.stop()
+
+
+class AlternatingProxy(http.server.ThreadingHTTPServer):
+    """A balancer in front of control-plane replicas: each request goes to the next backend in turn. With
+    `strip_generation` it also drops `Slipstream-Generation`, as a replica from before generations sends none."""
+
+    daemon_threads = True
+
+    def __init__(self, backends, strip_generation=False):
+        self.backends = list(backends)
+        self.strip_generation = strip_generation
+        self.turn = itertools.count()
+        self.snapshot_gets = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def relay(self):
+                backend = proxy.backends[next(proxy.turn) % len(proxy.backends)]
+                if self.path.startswith("/pop/v1/snapshot"):
+                    proxy.snapshot_gets += 1
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                try:
+                    r = requests.request(self.command, backend + self.path, data=body, headers=headers, stream=True,
+                                         timeout=40)
+                    payload = r.raw.read()
+                except requests.RequestException:
+                    self.send_error(502)
+                    return
+                self.send_response(r.status_code)
+                for key, value in r.headers.items():
+                    if key.lower() in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                        continue
+                    if proxy.strip_generation and key.lower() == "slipstream-generation":
+                        continue
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = relay
+            do_POST = relay
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def endpoint(self):
+        return "http://127.0.0.1:%d" % self.server_address[1]
+
+
+@pytest.mark.parametrize("shape", ["two replicas behind a balancer", "a replica that names no generation"])
+def test_a_pop_long_polls_whatever_stands_in_front_of_the_control_plane(tmp_path, shape):
+    # Without the generation of the process that answers, the PoP gets whole snapshots when the revision moves,
+    # and waits like any PoP while it does not: never a loop of immediate answers.
+    data_dir = tmp_path / "shared"
+    first = Server(data_dir, args=["--no-data-plane"], sqlite=True).start()
+    second = Server(data_dir, args=["--no-data-plane"], sqlite=True).start() if "balancer" in shape else None
+    backends = [first.endpoint] + ([second.endpoint] if second else [])
+    proxy = AlternatingProxy(backends, strip_generation=second is None)
+    pop = PoPProcess(tmp_path / "pop", create_pop(first, "sin-1"), [proxy.endpoint])
+    try:
+        acct = Account(first, first.credentials())
+        create_accelerator(acct.client)
+        pop.start()
+        wait_for(lambda: pop_entry(acct, "sin-1").get("applied_revision") or 0, lambda got: got > 0, timeout=20,
+                 desc="the PoP applied the configuration")
+        settled = proxy.snapshot_gets
+        time.sleep(3)   # nothing changes: the PoP waits on its long poll
+        assert proxy.snapshot_gets - settled <= 2, (proxy.snapshot_gets - settled, pop.log_tail())
+        accelerator = create_accelerator(acct.client)
+        wait_for(lambda: requests.get(first.endpoint + "/pop/v1/snapshot", timeout=10,
+                                      headers=pop_headers(json.load(open(pop.credential_path)))).json()["revision"],
+                 lambda revision: pop_entry(acct, "sin-1").get("applied_revision") == revision, timeout=20,
+                 desc="the PoP applied the new accelerator")
+        with open(pop.log_path, "rb") as f:
+            applied = [line for line in f.read().splitlines() if b" applied" in line]
+        assert 2 <= len(applied) <= 4, applied
+    finally:
+        pop.stop()
+        proxy.shutdown()
+        proxy.server_close()
+        for server in (first, second):
+            if server:
+                server.stop()
 
 
 def test_a_remote_pop_forwards_and_keeps_serving_without_the_control_plane(tmp_path):

@@ -118,18 +118,23 @@ extension ControlPlane {
 
     /// Records a report of the remote PoP `pop` (as ``authenticatePoP(token:)`` returned it), stamped with this
     /// replica's clock. Throws 401 APIGW.0301 when the PoP was deleted or its token replaced since it was
-    /// authenticated: a report in flight does not bring a deleted PoP back. Throws GA.9001 for an applied revision
-    /// that is negative or past the newest committed one.
+    /// authenticated: a report in flight does not bring a deleted PoP back. Throws GA.9001 for a negative applied
+    /// revision. An applied revision past the newest committed one names no configuration of this store (the PoP
+    /// served a database since restored from a backup, which numbers revisions again): the PoP stays live but
+    /// counts as having applied nothing, so it holds resources back until it has fetched this store's snapshot.
     public func recordRemote(_ report: PoPReport, pop: StoredPoP) async throws {
         guard let secretHash = pop.secretHash else { throw GAError.unauthorized("PoP \(pop.id) has no token") }
+        guard report.appliedRevision >= 0 else { throw GAError.invalid("appliedRevision", "must not be negative") }
         let now = Self.nowMilliseconds()
         var report = report
         report.regionID = pop.regionID
-        let recorded = report
+        let given = report
         let stored = try await self.store.write { tx in
-            let committed = try await tx.currentRevision()
-            guard (0...committed).contains(recorded.appliedRevision) else {
-                throw GAError.invalid("appliedRevision", "must be 0-\(committed), the newest committed revision")
+            var recorded = given
+            if recorded.appliedRevision > (try await tx.currentRevision()) {
+                recorded.appliedRevision = 0
+                recorded.errors = []
+                recorded.health = []
             }
             return try await tx.recordRemoteReport(recorded, popID: pop.id, secretHash: secretHash, seenAtMilliseconds: now)
         }

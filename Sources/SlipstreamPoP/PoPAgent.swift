@@ -146,16 +146,14 @@ public final class PoPAgent: Service {
             do {
                 // With nothing to serve yet the PoP asks without waiting, so a URL that never answers holds it for
                 // the call timeout only (10 s), not that plus the long poll (40 s).
-                // A revision means something only to the control-plane process that sent it (a restored database
-                // numbers revisions again): without that process's generation (a saved snapshot, a failed call) the
-                // PoP asks for the newest snapshot whole, at once. A delta only from the snapshot served (after a
-                // refused format `have` is past it).
-                let asked = generation == nil ? nil : have
+                // Deltas only from the snapshot served (after a refused format `have` is past it), and only from the
+                // control-plane process that sent it (`generation`; a restored database numbers revisions again).
+                // Without it (a saved snapshot, a failed call, another replica) a changed revision comes whole.
                 let pulled = try await client.pull(
                     base,
-                    have: asked,
-                    wait: asked == nil ? 0 : wait ?? self.configuration.pollWaitSeconds,
-                    generation: current != nil && current?.revision == asked ? generation : nil
+                    have: have,
+                    wait: have == nil ? 0 : wait ?? self.configuration.pollWaitSeconds,
+                    generation: current != nil && current?.revision == have ? generation : nil
                 )
                 if backoff.failures > 0 { self.logger.notice("control plane reached", metadata: ["url": "\(base)"]) }
                 backoff.reset()

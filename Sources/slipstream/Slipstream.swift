@@ -52,7 +52,7 @@ struct Serve: AsyncParsableCommand {
         if let host { configuration.host = host }
         if let port { configuration.port = port }
         if let dataDir { configuration.dataDirectory = dataDir }
-        if let databaseURL { configuration.databaseURL = databaseURL }
+        if let databaseURL, !databaseURL.isEmpty { configuration.databaseURL = databaseURL }
         if self.noDataPlane { configuration.dataPlaneEnabled = false }
         let logger = makeLogger(configuration.logLevel)
         if let limits = DescriptorLimit.raiseSoftLimitToHard() {
@@ -86,9 +86,9 @@ struct Admin: AsyncParsableCommand {
     ) async throws -> T {
         var configuration = try SlipstreamConfiguration(environment: ProcessInfo.processInfo.environment)
         if let dataDir { configuration.dataDirectory = dataDir }
-        if let databaseURL { configuration.databaseURL = databaseURL }
+        if let databaseURL, !databaseURL.isEmpty { configuration.databaseURL = databaseURL }
         // An admin command works on a store `serve` made; a mistyped directory must not become a new, empty one.
-        if configuration.databaseURL == nil {
+        if (configuration.databaseURL ?? "").isEmpty {
             let database = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent(DataDirectory.databaseFile).path
             guard FileManager.default.fileExists(atPath: database) else {
                 throw ValidationError(

@@ -30,10 +30,12 @@ import Testing
         // The region is the registered one, whatever the report says.
         try await f.controlPlane.recordRemote(Self.report("sin-1", region: "elsewhere", at: 0), pop: pop)
         #expect(try await f.controlPlane.pops().first?.pop.report?.regionID == "ap-southeast-1")
-        // An applied revision must be one the control plane committed.
-        for revision: Int64 in [-1, 1] {
-            await #expect(throws: GAError.self) { try await f.controlPlane.recordRemote(Self.report("sin-1", at: revision), pop: pop) }
-        }
+        // A negative applied revision is malformed; one past the newest committed revision (a PoP that served a
+        // database since restored) counts as nothing applied, and its health views with it.
+        await #expect(throws: GAError.self) { try await f.controlPlane.recordRemote(Self.report("sin-1", at: -1), pop: pop) }
+        try await f.controlPlane.recordRemote(Self.report("sin-1", at: 5, health: ["e1": .unhealthy]), pop: pop)
+        let ahead = try #require(try await f.controlPlane.pops().first?.pop.report)
+        #expect(ahead.appliedRevision == 0 && ahead.health.isEmpty)
         // Authenticated before its token was replaced, or before it was deleted: refused, and nothing comes back.
         let rotated = try await f.controlPlane.rotatePoPToken(id: "sin-1")
         #expect(try await f.controlPlane.authenticatePoP(token: credential.token) == nil)

@@ -18,13 +18,13 @@ import Synchronization
 ///   200 carries the snapshot as JSON, gzip-compressed when the PoP accepts it (`Accept-Encoding: gzip`), its
 ///   revision in `Slipstream-Revision` and this process's `Slipstream-Generation`. With `delta=1` and `generation`
 ///   naming this process, when the snapshot of `R` is still kept, it carries a ``ConfigDelta`` from `R` instead,
-///   marked by `Slipstream-Base-Revision: R`; another delta format gets the whole snapshot. A `generation` naming
-///   another process gets the newest snapshot at once, without waiting. A burst of writes while a PoP applies is
-///   coalesced: it gets the newest revision, never each one.
+///   marked by `Slipstream-Base-Revision: R`; another delta format, or a `generation` naming another process (a
+///   revision number alone may name other content here: a restored database numbers revisions again), gets the
+///   whole snapshot. A burst of writes while a PoP applies is coalesced: it gets the newest revision, never each
+///   one.
 /// - `POST /pop/v1/report` with a ``PoPReport`` (JSON): records it as this PoP's latest report and heartbeat;
 ///   204. 401 when the PoP was deleted or its token replaced while the report was on its way; 403 when the report
-///   names another PoP; 400 for a report format this server does not read or an applied revision that is
-///   negative or not yet committed; 413 past ``maximumReportBytes`` (64 MiB; the tenant body limit does not
+///   names another PoP; 400 for a report format this server does not read or a negative applied revision; 413 past ``maximumReportBytes`` (64 MiB; the tenant body limit does not
 ///   apply here), at once when `Content-Length` says so.
 struct PoPProtocolController {
     let controlPlane: ControlPlane
@@ -98,10 +98,8 @@ struct PoPProtocolController {
             guard let format = Int(value), format > 0 else { throw GAError.invalid("delta", "must be a delta format version") }
             return format
         }
-        // A PoP whose snapshot came from another process (`generation`) gets the newest snapshot at once: its
-        // revision number may name other content here.
         let generation = query["generation"].map(String.init)
-        if let have, generation == nil || generation == self.cache.generation {
+        if let have {
             // The database's revision first, then the watch this process keeps current, until one differs.
             self.revisions.publish(try await self.controlPlane.currentRevision())
             if self.revisions.latest == have {
