@@ -295,6 +295,15 @@ def test_a_new_pop_moves_past_a_control_plane_url_that_never_answers(tmp_path):
         srv.stop()
 
 
+def saved_snapshot(state_dir):
+    """The snapshot a PoP saved in `state_dir`, or None while there is none (or it is being replaced)."""
+    try:
+        with open(os.path.join(str(state_dir), "snapshot.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def apply_delta(snapshot, delta):
     """A `ConfigDelta` applied to the snapshot it starts from, as a PoP does."""
     assert snapshot["revision"] == delta["baseRevision"]
@@ -373,15 +382,10 @@ def test_snapshot_deltas_carry_only_what_changed_and_a_pop_following_them_saves_
         newest = requests.get(url, headers=headers, timeout=10).json()
         assert spare[0].id not in [a["id"] for a in newest["accelerators"]]
 
-        def saved():
-            try:
-                with open(tmp_path / "pop" / "snapshot.json") as f:
-                    return json.load(f)
-            except (OSError, ValueError):
-                return None
-        wait_for(saved, lambda got: got is not None and got["revision"] >= newest["revision"], timeout=20,
+        wait_for(lambda: saved_snapshot(tmp_path / "pop"),
+                 lambda got: got is not None and got["revision"] >= newest["revision"], timeout=20,
                  desc="the newest snapshot saved")
-        assert saved() == requests.get(url, headers=headers, timeout=10).json()
+        assert saved_snapshot(tmp_path / "pop") == requests.get(url, headers=headers, timeout=10).json()
         with open(pop.log_path, "rb") as f:
             assert b"delta=true" in f.read(), pop.log_tail()
     finally:
@@ -424,16 +428,10 @@ def test_a_pop_gets_a_whole_snapshot_after_the_database_is_restored_from_a_backu
         assert {a["id"] for a in expected["accelerators"]} >= {other.id, newest.id}
         wait_for(lambda: pop_entry(acct, "sin-1").get("applied_revision"), lambda got: got == expected["revision"],
                  timeout=20, desc="the PoP caught up")
-
-        def saved():
-            try:
-                with open(tmp_path / "pop" / "snapshot.json") as f:
-                    return json.load(f)
-            except (OSError, ValueError):
-                return None
-        wait_for(saved, lambda got: got is not None and got["revision"] == expected["revision"], timeout=20,
-                 desc="the caught-up snapshot saved")
-        assert saved() == expected and lost.id not in [a["id"] for a in saved()["accelerators"]]
+        saved = wait_for(lambda: saved_snapshot(tmp_path / "pop"),
+                         lambda got: got is not None and got["revision"] == expected["revision"], timeout=20,
+                         desc="the caught-up snapshot saved")
+        assert saved == expected and lost.id not in [a["id"] for a in saved["accelerators"]]
     finally:
         pop.stop()
         srv.stop()

@@ -66,8 +66,8 @@ extension ControlPlane {
     public func createPoP(id: String, regionID: String) async throws -> PoPCredential {
         guard PoPCredential.isValidID(id) else { throw GAError.invalid("pop_id", "must be 1-36 letters, digits and '-'") }
         guard self.settings.regions.contains(where: { $0.regionID == regionID }) else { throw GAError.regionNotEnabled(regionID) }
-        let secret = Hex.encode(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
-        let pop = StoredPoP(id: id, regionID: regionID, secretHash: Self.hash(secret: secret), createdAt: Timestamp.now())
+        let (secret, hash) = Self.newSecret()
+        let pop = StoredPoP(id: id, regionID: regionID, secretHash: hash, createdAt: Timestamp.now())
         try await self.store.write { tx in try await tx.insertPoP(pop) }
         return PoPCredential(popID: id, regionID: regionID, token: PoPCredential.token(popID: id, secretHex: secret))
     }
@@ -82,14 +82,19 @@ extension ControlPlane {
     /// Gives a PoP a new token and returns its credential: the old token stops opening the PoP protocol at once.
     /// Throws GA.9001 when no PoP has this id.
     public func rotatePoPToken(id: String) async throws -> PoPCredential {
-        let secret = Hex.encode(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
-        let hash = Self.hash(secret: secret)
+        let (secret, hash) = Self.newSecret()
         let stored = try await self.store.write { tx -> StoredPoP? in
             guard try await tx.setPoPSecret(id: id, secretHash: hash) else { return nil }
             return try await tx.pop(id: id)
         }
         guard let pop = stored else { throw Self.unknownPoP(id) }
         return PoPCredential(popID: id, regionID: pop.regionID, token: PoPCredential.token(popID: id, secretHex: secret))
+    }
+
+    /// A new PoP secret (256 random bits, hex) and the hash that is stored of it.
+    static func newSecret() -> (secret: String, hash: String) {
+        let secret = Hex.encode(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
+        return (secret, Self.hash(secret: secret))
     }
 
     static func unknownPoP(_ id: String) -> GAError {

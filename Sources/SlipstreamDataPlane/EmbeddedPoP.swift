@@ -284,9 +284,7 @@ public actor EmbeddedPoP: PoP {
         // refused whole, before any of its sockets is opened.
         var budgetUsed = 0
         let budget = self.configuration.listeningSocketBudget
-        // Snapshots come sorted by id; sorting again is only for one that does not.
-        let ordered = zip(snapshot.listeners, snapshot.listeners.dropFirst()).allSatisfy { $0.id < $1.id }
-        for listener in ordered ? snapshot.listeners : snapshot.listeners.sorted(by: { $0.id < $1.id }) {
+        for listener in snapshot.listeners.sortedByID() {
             let listenerAddresses = addresses[listener.acceleratorID] ?? []
             let needed = listenerAddresses.count * PortRange.portCount(listener.portRanges) * self.loops.count
             guard budgetUsed + needed <= budget else {

@@ -77,16 +77,79 @@ struct Admin: AsyncParsableCommand {
         subcommands: [CreateAccount.self, CreatePoP.self, RotatePoPToken.self, DeletePoP.self]
     )
 
+    struct CreatePoP: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-pop",
+            abstract: "Register a remote PoP and print its credential as one JSON object (for `slipstream pop --credential-file`)."
+        )
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: "The PoP's id: 1-36 letters, digits and '-'.") var popID: String
+        @Option(help: "The region it serves (one of SLIPSTREAM_REGIONS): its endpoint groups are local to it.") var region: String
+
+        func run() async throws {
+            let credential = try await self.store.withControlPlane { try await $0.createPoP(id: self.popID, regionID: self.region) }
+            print(String(decoding: try JSONEncoder.credentials.encode(credential), as: UTF8.self))
+        }
+    }
+
+    struct RotatePoPToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-pop-token",
+            abstract: "Give a PoP a new token and print its new credential; the old token stops working at once."
+        )
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: "The PoP's id.") var popID: String
+
+        func run() async throws {
+            let credential = try await self.store.withControlPlane { try await $0.rotatePoPToken(id: self.popID) }
+            print(String(decoding: try JSONEncoder.credentials.encode(credential), as: UTF8.self))
+        }
+    }
+
+    struct DeletePoP: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "delete-pop",
+            abstract: "Remove a PoP: its token stops working and it no longer counts for status and health."
+        )
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: "The PoP's id.") var popID: String
+
+        func run() async throws {
+            try await self.store.withControlPlane { try await $0.deletePoP(id: self.popID) }
+        }
+    }
+
+    struct CreateAccount: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-account",
+            abstract: "Create an account and print its credentials as one JSON object."
+        )
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Account (domain) and user name: letters, digits and '-', 1-64 characters.") var name: String
+
+        func run() async throws {
+            let credentials = try await self.store.withDirectory { directory, _ in try await directory.accounts.createAccount(name: self.name) }
+            print(String(decoding: try JSONEncoder.credentials.encode(credentials), as: UTF8.self))
+        }
+    }
+}
+
+/// Where an `admin` command finds the store: a data directory or the replicas' PostgreSQL database.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "The data directory (SLIPSTREAM_DATA_DIR, default ./.slipstream).") var dataDir: String?
+    @Option(help: "The PostgreSQL database of the replicas (SLIPSTREAM_DATABASE_URL; needs SLIPSTREAM_MASTER_KEY).")
+    var databaseURL: String?
+
     /// Opens the store of `dataDir` or `databaseURL`, runs `body` on it and closes it; GA errors become usage errors.
     /// Refuses a data directory without a database instead of creating one.
-    static func withDirectory<T>(
-        dataDir: String?,
-        databaseURL: String?,
-        _ body: (DataDirectory, SlipstreamConfiguration) async throws -> T
-    ) async throws -> T {
+    func withDirectory<T>(_ body: (DataDirectory, SlipstreamConfiguration) async throws -> T) async throws -> T {
         var configuration = try SlipstreamConfiguration(environment: ProcessInfo.processInfo.environment)
-        if let dataDir { configuration.dataDirectory = dataDir }
-        if let databaseURL, !databaseURL.isEmpty { configuration.databaseURL = databaseURL }
+        if let dataDir = self.dataDir { configuration.dataDirectory = dataDir }
+        if let databaseURL = self.databaseURL, !databaseURL.isEmpty { configuration.databaseURL = databaseURL }
         // An admin command works on a store `serve` made; a mistyped directory must not become a new, empty one.
         if (configuration.databaseURL ?? "").isEmpty {
             let database = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent(DataDirectory.databaseFile).path
@@ -112,80 +175,10 @@ struct Admin: AsyncParsableCommand {
         }
     }
 
-    struct CreatePoP: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "create-pop",
-            abstract: "Register a remote PoP and print its credential as one JSON object (for `slipstream pop --credential-file`)."
-        )
-
-        @Option(help: "The data directory (SLIPSTREAM_DATA_DIR, default ./.slipstream).") var dataDir: String?
-        @Option(help: "The PostgreSQL database of the replicas (SLIPSTREAM_DATABASE_URL; needs SLIPSTREAM_MASTER_KEY).")
-        var databaseURL: String?
-        @Option(help: "The PoP's id: 1-36 letters, digits and '-'.") var popID: String
-        @Option(help: "The region it serves (one of SLIPSTREAM_REGIONS): its endpoint groups are local to it.") var region: String
-
-        func run() async throws {
-            let credential = try await Admin.withDirectory(dataDir: self.dataDir, databaseURL: self.databaseURL) { directory, configuration in
-                let controlPlane = ControlPlane(store: directory.store, settings: configuration.controlPlane)
-                return try await controlPlane.createPoP(id: self.popID, regionID: self.region)
-            }
-            print(String(decoding: try JSONEncoder.credentials.encode(credential), as: UTF8.self))
-        }
-    }
-
-    struct RotatePoPToken: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "rotate-pop-token",
-            abstract: "Give a PoP a new token and print its new credential; the old token stops working at once."
-        )
-
-        @Option(help: "The data directory (SLIPSTREAM_DATA_DIR, default ./.slipstream).") var dataDir: String?
-        @Option(help: "The PostgreSQL database of the replicas (SLIPSTREAM_DATABASE_URL; needs SLIPSTREAM_MASTER_KEY).")
-        var databaseURL: String?
-        @Option(help: "The PoP's id.") var popID: String
-
-        func run() async throws {
-            let credential = try await Admin.withDirectory(dataDir: self.dataDir, databaseURL: self.databaseURL) { directory, configuration in
-                try await ControlPlane(store: directory.store, settings: configuration.controlPlane).rotatePoPToken(id: self.popID)
-            }
-            print(String(decoding: try JSONEncoder.credentials.encode(credential), as: UTF8.self))
-        }
-    }
-
-    struct DeletePoP: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "delete-pop",
-            abstract: "Remove a PoP: its token stops working and it no longer counts for status and health."
-        )
-
-        @Option(help: "The data directory (SLIPSTREAM_DATA_DIR, default ./.slipstream).") var dataDir: String?
-        @Option(help: "The PostgreSQL database of the replicas (SLIPSTREAM_DATABASE_URL; needs SLIPSTREAM_MASTER_KEY).")
-        var databaseURL: String?
-        @Option(help: "The PoP's id.") var popID: String
-
-        func run() async throws {
-            try await Admin.withDirectory(dataDir: self.dataDir, databaseURL: self.databaseURL) { directory, configuration in
-                try await ControlPlane(store: directory.store, settings: configuration.controlPlane).deletePoP(id: self.popID)
-            }
-        }
-    }
-
-    struct CreateAccount: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "create-account",
-            abstract: "Create an account and print its credentials as one JSON object."
-        )
-
-        @Option(help: "The data directory (SLIPSTREAM_DATA_DIR, default ./.slipstream).") var dataDir: String?
-        @Option(help: "Account (domain) and user name: letters, digits and '-', 1-64 characters.") var name: String
-        @Option(help: "The PostgreSQL database of the replicas (SLIPSTREAM_DATABASE_URL; needs SLIPSTREAM_MASTER_KEY).")
-        var databaseURL: String?
-
-        func run() async throws {
-            let credentials = try await Admin.withDirectory(dataDir: self.dataDir, databaseURL: self.databaseURL) { directory, _ in
-                try await directory.accounts.createAccount(name: self.name)
-            }
-            print(String(decoding: try JSONEncoder.credentials.encode(credentials), as: UTF8.self))
+    /// ``withDirectory(_:)`` with the directory's control plane.
+    func withControlPlane<T>(_ body: (ControlPlane) async throws -> T) async throws -> T {
+        try await self.withDirectory { directory, configuration in
+            try await body(ControlPlane(store: directory.store, settings: configuration.controlPlane))
         }
     }
 }

@@ -24,8 +24,9 @@ import Synchronization
 ///   one.
 /// - `POST /pop/v1/report` with a ``PoPReport`` (JSON): records it as this PoP's latest report and heartbeat;
 ///   204. 401 when the PoP was deleted or its token replaced while the report was on its way; 403 when the report
-///   names another PoP; 400 for a report format this server does not read or a negative applied revision; 413 past ``maximumReportBytes`` (64 MiB; the tenant body limit does not
-///   apply here), at once when `Content-Length` says so.
+///   names another PoP; 400 for a report format this server does not read or a negative applied revision; 413
+///   past ``maximumReportBytes`` (64 MiB; the tenant body limit does not apply here), at once when
+///   `Content-Length` says so.
 struct PoPProtocolController {
     let controlPlane: ControlPlane
     let revisions: RevisionWatch
@@ -167,13 +168,20 @@ final class EncodedSnapshots: Sendable {
         var gzip: ByteBuffer?
     }
 
+    /// One body's encodings: the snapshot of `revision`, or the delta to it from `base`.
+    private struct Slot: Sendable {
+        var base: Int64?
+        var revision: Int64
+        var encoded: Encoded
+    }
+
     private struct State: Sendable {
         /// The newest snapshots built, oldest first.
         var recent: [ConfigSnapshot] = []
         /// The newest snapshot's encodings.
-        var full: (revision: Int64, Encoded)?
-        /// The last delta encoded, from `base` to `revision`.
-        var delta: (base: Int64, revision: Int64, Encoded)?
+        var full: Slot?
+        /// The last delta encoded.
+        var delta: Slot?
     }
 
     private let state = Mutex(State())
@@ -209,29 +217,35 @@ final class EncodedSnapshots: Sendable {
     /// `snapshot` for a PoP serving `have`: a delta when `delta` is asked for and the snapshot of `have` is still
     /// kept, the whole snapshot otherwise; gzip-compressed (RFC 1952) when `gzip`.
     func body(for snapshot: ConfigSnapshot, have: Int64?, delta: Bool, gzip: Bool) throws -> Body {
-        if delta, let have, have != snapshot.revision {
-            let cached = self.state.withLock { state in
-                state.delta.flatMap { $0.base == have && $0.revision == snapshot.revision ? $0.2 : nil }
+        if delta, let have, have != snapshot.revision, let base = self.state.withLock({ $0.recent.first { $0.revision == have } }) {
+            let bytes = try self.encoded(\.delta, base: have, revision: snapshot.revision, gzip: gzip) {
+                try Self.encoder.encode(ConfigDelta(from: base, to: snapshot))
             }
-            let base = cached == nil ? self.state.withLock { $0.recent.first { $0.revision == have } } : nil
-            if cached != nil || base != nil {
-                var encoded = try cached ?? Encoded(json: ByteBuffer(bytes: Self.encoder.encode(ConfigDelta(from: base!, to: snapshot))))
-                if gzip, encoded.gzip == nil { encoded.gzip = try Self.compress(encoded.json) }
-                let stored = encoded
-                self.state.withLock { state in
-                    if (state.delta?.revision ?? -1) <= snapshot.revision { state.delta = (have, snapshot.revision, stored) }
-                }
-                return Body(revision: snapshot.revision, baseRevision: have, bytes: gzip ? stored.gzip! : stored.json, gzip: gzip)
-            }
+            return Body(revision: snapshot.revision, baseRevision: have, bytes: bytes, gzip: gzip)
         }
-        let cached = self.state.withLock { state in state.full.flatMap { $0.revision == snapshot.revision ? $0.1 : nil } }
-        var encoded = try cached ?? Encoded(json: ByteBuffer(bytes: Self.encoder.encode(snapshot)))
+        let bytes = try self.encoded(\.full, base: nil, revision: snapshot.revision, gzip: gzip) { try Self.encoder.encode(snapshot) }
+        return Body(revision: snapshot.revision, bytes: bytes, gzip: gzip)
+    }
+
+    /// The body kept in `slot` when it is the one from `base` to `revision`, else `encode()`d and kept there (unless
+    /// a newer one took the slot meanwhile); compressed once, when first asked for with `gzip`.
+    private func encoded(
+        _ slot: WritableKeyPath<State, Slot?>,
+        base: Int64?,
+        revision: Int64,
+        gzip: Bool,
+        encode: () throws -> Data
+    ) throws -> ByteBuffer {
+        let kept = self.state.withLock { state in
+            state[keyPath: slot].flatMap { $0.base == base && $0.revision == revision ? $0.encoded : nil }
+        }
+        var encoded = try kept ?? Encoded(json: ByteBuffer(bytes: encode()))
         if gzip, encoded.gzip == nil { encoded.gzip = try Self.compress(encoded.json) }
         let stored = encoded
         self.state.withLock { state in
-            if (state.full?.revision ?? -1) <= snapshot.revision { state.full = (snapshot.revision, stored) }
+            if (state[keyPath: slot]?.revision ?? -1) <= revision { state[keyPath: slot] = Slot(base: base, revision: revision, encoded: stored) }
         }
-        return Body(revision: snapshot.revision, bytes: gzip ? stored.gzip! : stored.json, gzip: gzip)
+        return gzip ? stored.gzip ?? stored.json : stored.json
     }
 
     private static func compress(_ json: ByteBuffer) throws -> ByteBuffer {

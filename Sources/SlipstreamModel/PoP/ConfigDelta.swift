@@ -31,16 +31,11 @@ public struct ConfigDelta: Codable, Sendable, Equatable {
         /// Ids of entries the newer snapshot no longer has.
         public var removed: [String]
 
-        /// The changes from `base` to `next`. Both sorted by id, as snapshots are, they are walked side by side;
-        /// otherwise matched by id through a dictionary.
+        /// The changes from `base` to `next`, walked side by side in id order (snapshots come sorted by id; entries
+        /// that do not are sorted first).
         init(from base: [Entry], to next: [Entry]) {
-            guard Self.isSortedByID(base), Self.isSortedByID(next) else {
-                let old = Dictionary(base.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-                self.upserted = next.filter { old[$0.id] != $0 }
-                let kept = Set(next.map(\.id))
-                self.removed = base.map(\.id).filter { !kept.contains($0) }
-                return
-            }
+            let base = base.sortedByID()
+            let next = next.sortedByID()
             var upserted: [Entry] = []
             var removed: [String] = []
             var i = base.startIndex
@@ -62,22 +57,15 @@ public struct ConfigDelta: Codable, Sendable, Equatable {
             self.removed = removed
         }
 
-        /// `base` with the changes made, sorted by id: merged in one pass when `base` is sorted by id, as snapshots
-        /// are.
+        /// `base` with the changes made, merged in one pass in id order.
         func applied(to base: [Entry]) -> [Entry] {
             guard !self.upserted.isEmpty || !self.removed.isEmpty else { return base }
-            guard Self.isSortedByID(base) else {
-                var entries = Dictionary(base.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-                for id in self.removed { entries[id] = nil }
-                for entry in self.upserted { entries[entry.id] = entry }
-                return entries.sorted { $0.key < $1.key }.map(\.value)
-            }
             let removed = Set(self.removed)
-            let upserts = self.upserted.sorted { $0.id < $1.id }
+            let upserts = self.upserted.sortedByID()
             var result: [Entry] = []
             result.reserveCapacity(base.count + upserts.count)
             var u = upserts.startIndex
-            for entry in base {
+            for entry in base.sortedByID() {
                 while u < upserts.endIndex && upserts[u].id < entry.id {
                     result.append(upserts[u])
                     u += 1
@@ -93,10 +81,6 @@ public struct ConfigDelta: Codable, Sendable, Equatable {
             return result
         }
 
-        static func isSortedByID(_ entries: [Entry]) -> Bool {
-            zip(entries, entries.dropFirst()).allSatisfy { $0.id < $1.id }
-        }
-
         var count: Int { self.upserted.count + self.removed.count }
     }
 
@@ -107,8 +91,8 @@ public struct ConfigDelta: Codable, Sendable, Equatable {
         public var description: String { "the delta starts from revision \(self.expected), not \(self.given)" }
     }
 
-    /// The changes from `base` to `next`. Entries of both must be sorted by id, as every snapshot the control plane
-    /// builds is; then `ConfigDelta(from: base, to: next).applied(to: base) == next`.
+    /// The changes from `base` to `next`. ``applied(to:)`` gives `next` back with every kind in id order, as the
+    /// control plane builds every snapshot: `ConfigDelta(from: base, to: next).applied(to: base) == next` for those.
     public init(from base: ConfigSnapshot, to next: ConfigSnapshot) {
         self.baseRevision = base.revision
         self.revision = next.revision
@@ -148,6 +132,18 @@ public struct ConfigDelta: Codable, Sendable, Equatable {
 /// A snapshot entry with an id of its own (the resource's).
 public protocol SnapshotEntry: Codable, Sendable, Equatable {
     var id: String { get }
+}
+
+extension Array where Element: SnapshotEntry {
+    /// Whether the entries are in strictly increasing id order, as the control plane builds every snapshot.
+    public var isSortedByID: Bool {
+        zip(self, self.dropFirst()).allSatisfy { $0.id < $1.id }
+    }
+
+    /// The entries in id order: themselves when they already are (the usual case, checked in one pass).
+    public func sortedByID() -> [Element] {
+        self.isSortedByID ? self : self.sorted { $0.id < $1.id }
+    }
 }
 
 extension ConfigSnapshot.AcceleratorConfig: SnapshotEntry {}
