@@ -7,15 +7,15 @@ import Synchronization
 /// keeps its ids sorted and its sorted entries until one of them changes, so assembling a snapshot copies only
 /// the kinds that changed, without sorting.
 final class SnapshotCache: Sendable {
-    /// One kind's entries by key (a resource id), with the keys kept sorted.
+    /// One kind's entries in key order (a resource id), as two parallel arrays: a change is a binary search and
+    /// one insert, replace or remove, and the entries in order are the array itself.
     struct Entries<Entry: Sendable>: Sendable {
-        private(set) var byKey: [String: Entry] = [:]
-        /// `byKey`'s keys, sorted.
+        /// The keys, sorted.
         private var keys: [String] = []
-        /// The entries in key order; nil after a change until ``sorted()`` builds them again.
-        private var ordered: [Entry]? = []
+        /// The entry of each key, at the key's index.
+        private var entries: [Entry] = []
 
-        var count: Int { self.byKey.count }
+        var count: Int { self.keys.count }
 
         /// Sets the entry of `key`, or removes it when `entry` is nil.
         mutating func set(_ key: String, _ entry: Entry?) {
@@ -25,28 +25,28 @@ final class SnapshotCache: Sendable {
                 let middle = (low + high) / 2
                 if self.keys[middle] < key { low = middle + 1 } else { high = middle }
             }
-            if let entry {
-                if self.byKey.updateValue(entry, forKey: key) == nil { self.keys.insert(key, at: low) }
-            } else if self.byKey.removeValue(forKey: key) != nil {
+            let found = low < self.keys.count && self.keys[low] == key
+            switch (entry, found) {
+            case (let entry?, true): self.entries[low] = entry
+            case (let entry?, false):
+                self.keys.insert(key, at: low)
+                self.entries.insert(entry, at: low)
+            case (nil, true):
                 self.keys.remove(at: low)
+                self.entries.remove(at: low)
+            case (nil, false): break
             }
-            self.ordered = nil
         }
 
         /// Replaces every entry.
         mutating func replaceAll(_ entries: [String: Entry]) {
-            self.byKey = entries
-            self.keys = entries.keys.sorted()
-            self.ordered = nil
+            let sorted = entries.sorted { $0.key < $1.key }
+            self.keys = sorted.map(\.key)
+            self.entries = sorted.map(\.value)
         }
 
-        /// The entries in key order, built once per change.
-        mutating func sorted() -> [Entry] {
-            if let ordered { return ordered }
-            let built = self.keys.map { self.byKey[$0]! }
-            self.ordered = built
-            return built
-        }
+        /// The entries in key order.
+        func sorted() -> [Entry] { self.entries }
     }
 
     struct State: Sendable {
@@ -60,8 +60,8 @@ final class SnapshotCache: Sendable {
         var accessControls = Entries<[ConfigSnapshot.AccessControlConfig]>()
         var logSinks = Entries<ConfigSnapshot.LogSinkConfig>()
 
-        /// The snapshot, every kind in key order; keeps the ordered entries for the next call.
-        mutating func snapshot() -> ConfigSnapshot {
+        /// The snapshot, every kind in key order.
+        func snapshot() -> ConfigSnapshot {
             ConfigSnapshot(
                 revision: self.revision,
                 accelerators: self.accelerators.sorted(),
@@ -147,7 +147,7 @@ extension ControlPlane {
             }
             return state
         }
-        var built = next
+        let built = next
         let snapshot = built.snapshot()
         self.snapshots.state.withLock { state in
             if state.revision < built.revision || built.revision < cached.revision { state = built }

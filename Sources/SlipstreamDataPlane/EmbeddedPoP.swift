@@ -76,9 +76,17 @@ public actor EmbeddedPoP: PoP {
     private var resolved: [String: SocketAddress] = [:]
     private var dnsRefresh: Task<Void, Never>?
     private var bindings: [BindingKey: Binding] = [:]
+    /// The keys of `bindings` by listener.
+    private var boundKeys: [String: Set<BindingKey>] = [:]
+    /// Listening sockets each listener of the index needs (one per event loop for each of its ports and addresses),
+    /// and their sum.
+    private var socketsNeeded: [String: Int] = [:]
+    private var socketsNeededTotal = 0
     private var current = ConfigSnapshot(revision: 0)
-    /// The applied snapshot's resources by listener and group, built once per apply.
-    private var index = SnapshotIndex(ConfigSnapshot(revision: 0))
+    /// The applied snapshot's resources by listener and group, kept up to date with each apply's delta.
+    private var index = SnapshotIndex()
+    /// Why listeners failed to apply (refused by the socket budget, a bind failed), by listener id.
+    private var failures: [String: String] = [:]
     private var errors: [PoPReport.ApplyError] = []
     private var stopped = false
 
@@ -116,16 +124,22 @@ public actor EmbeddedPoP: PoP {
 
     public func apply(_ snapshot: ConfigSnapshot) async -> PoPReport {
         guard snapshot.formatVersion == ConfigSnapshot.formatVersion, !self.stopped else { return self.report() }
-        let previous = self.current
-        await self.resolveNames(in: snapshot)
+        // The work of an apply follows what changed since the applied snapshot: the delta walks both in id order
+        // (a kind the control plane did not touch is the same array, skipped at once), and only the listeners it
+        // touches get a new plan or new sockets.
+        let delta = ConfigDelta(from: self.current, to: snapshot)
+        let changes = self.index.apply(delta)
+        await self.resolveNames(delta.endpoints.upserted.map(\.address))
         // Health first, so new endpoints start in the state the checker gives them (INITIAL or NO_MONITOR).
         await self.checker.update(snapshot)
-        self.compilePlans(snapshot)
-        var errors = await self.updateBindings(snapshot)
+        self.compilePlans(of: changes.listeners)
+        var errors = await self.updateBindings(changes.listeners)
         errors.sort { ($0.kind.rawValue, $0.id) < ($1.kind.rawValue, $1.id) }
-        self.drainLeavingEndpoints(previous: previous, next: snapshot)
+        // Endpoints that left the configuration or dropped to weight 0 get no new flows (their plans no longer
+        // list them); their open flows may finish until the drain timeout.
+        for id in changes.leavingEndpoints { self.flows.drain(endpointID: id, after: self.configuration.drainTimeout) }
         if self.dnsRefresh == nil { self.startDNSRefresh() }
-        self.metrics.retain(listeners: Set(snapshot.listeners.map(\.id)), endpoints: Set(snapshot.endpoints.map(\.id)))
+        self.metrics.forget(listeners: changes.removedListeners, endpoints: changes.removedEndpoints)
         self.metrics.setApplied(revision: snapshot.revision, errors: errors)
         if errors != self.errors {
             for error in errors {
@@ -158,6 +172,7 @@ public actor EmbeddedPoP: PoP {
         self.dnsRefresh?.cancel()
         for binding in self.bindings.values { await binding.close() }
         self.bindings.removeAll()
+        self.boundKeys.removeAll()
         await self.checker.stop()
         self.logger.info("PoP stopped accepting; draining", metadata: ["open_flows": "\(self.flows.count)"])
         let deadline = ContinuousClock.now + .nanoseconds(self.configuration.drainTimeout.nanoseconds)
@@ -168,33 +183,27 @@ public actor EmbeddedPoP: PoP {
         self.flows.closeAll()
     }
 
-    /// Compiles the plan of every listener of `snapshot` whose configuration changed (all of them with `force`,
-    /// after endpoint names resolved differently) from the snapshot, the current health and resolved names, and
-    /// swaps it into the listener's runtime (created for new listeners). An unchanged listener keeps its plan, so
-    /// an apply's work follows what changed.
-    private func compilePlans(_ snapshot: ConfigSnapshot, force: Bool = false) {
-        let previous = self.index
-        self.index = SnapshotIndex(snapshot)
-        var runtimes: [String: ListenerRuntime] = [:]
-        for listener in snapshot.listeners {
-            if let runtime = self.runtimes[listener.id] {
-                if force || !previous.sameInputs(as: self.index, listener: listener.id) {
-                    runtime.update(self.plan(for: listener))
-                }
-                runtimes[listener.id] = runtime
+    /// Compiles the plans of `listenerIDs` from the index, the current health and resolved names, and swaps each
+    /// into its listener's runtime (created for a new listener, dropped for a removed one). Other listeners keep
+    /// their plans.
+    private func compilePlans(of listenerIDs: Set<String>) {
+        for id in listenerIDs {
+            guard let listener = self.index.listeners[id] else {
+                self.runtimes[id] = nil
+                continue
+            }
+            if let runtime = self.runtimes[id] {
+                runtime.update(self.plan(for: listener))
             } else {
-                runtimes[listener.id] = ListenerRuntime(plan: self.plan(for: listener), stats: self.metrics.listener(listener.id), loops: self.loops)
+                self.runtimes[id] = ListenerRuntime(plan: self.plan(for: listener), stats: self.metrics.listener(id), loops: self.loops)
             }
         }
-        self.runtimes = runtimes
     }
 
     /// Recompiles the plans of the listeners whose groups hold `endpointIDs` (after a health change).
     func recompile(endpoints endpointIDs: Set<String>) {
         guard !self.stopped else { return }
-        for id in Set(endpointIDs.compactMap({ self.index.listenerOfEndpoint[$0] })) {
-            if let listener = self.index.listeners[id] { self.runtimes[id]?.update(self.plan(for: listener)) }
-        }
+        self.compilePlans(of: Set(endpointIDs.compactMap { self.index.listener(ofEndpoint: $0) }).filter { self.runtimes[$0] != nil })
     }
 
     /// `listener`'s plan from the indexed snapshot, the current health and the resolved names.
@@ -202,12 +211,12 @@ public actor EmbeddedPoP: PoP {
         let health = self.health.snapshot
         let control = self.index.accessControls[listener.id]
         let sink = self.index.logSinks[listener.id]
-        let groups = (self.index.groupsByListener[listener.id] ?? []).map { group in
+        let groups = self.index.groups(of: listener.id).map { group in
             (
                 id: group.id,
                 isLocal: group.regionID == self.configuration.regionID,
                 trafficDial: group.trafficDialPercentage,
-                endpoints: (self.index.endpointsByGroup[group.id] ?? []).map { endpoint in
+                endpoints: self.index.endpoints(of: group.id).map { endpoint in
                     PlannedEndpoint(
                         id: endpoint.id,
                         host: endpoint.address,
@@ -235,9 +244,9 @@ public actor EmbeddedPoP: PoP {
         return self.resolved[host]
     }
 
-    /// Resolves the domain names of `snapshot`'s endpoints that are not resolved yet, off the event loops.
-    private func resolveNames(in snapshot: ConfigSnapshot) async {
-        let names = Set(snapshot.endpoints.map(\.address).filter { IPAddress($0) == nil && self.resolved[$0] == nil })
+    /// Resolves the domain names among `addresses` (of endpoints) that are not resolved yet, off the event loops.
+    private func resolveNames(_ addresses: [String]) async {
+        let names = Set(addresses.filter { IPAddress($0) == nil && self.resolved[$0] == nil })
         for name in names {
             if let address = await Self.resolve(name) {
                 self.resolved[name] = address
@@ -268,7 +277,7 @@ public actor EmbeddedPoP: PoP {
             if address != nil && address != self.resolved[name] { changed = true }
         }
         self.resolved = fresh
-        if changed && !self.stopped { self.compilePlans(self.current, force: true) }
+        if changed && !self.stopped { self.compilePlans(of: Set(self.runtimes.keys)) }
     }
 
     /// `host`'s first IPv4 address, else its first IPv6 address; getaddrinfo runs on NIO's thread pool.
@@ -276,51 +285,93 @@ public actor EmbeddedPoP: PoP {
         try? await NIOThreadPool.singleton.runIfActive { DomainName.resolve(host) }
     }
 
-    private func updateBindings(_ snapshot: ConfigSnapshot) async -> [PoPReport.ApplyError] {
-        let addresses = Dictionary(snapshot.accelerators.map { ($0.id, $0.addresses) }, uniquingKeysWith: { a, _ in a })
-        var wanted: [BindingKey: String] = [:]
-        var failures: [String: String] = [:]
-        // Listeners take sockets from the budget in creation order (ids are time-ordered); one that does not fit is
-        // refused whole, before any of its sockets is opened.
-        var budgetUsed = 0
-        let budget = self.configuration.listeningSocketBudget
-        for listener in snapshot.listeners.sortedByID() {
-            let listenerAddresses = addresses[listener.acceleratorID] ?? []
-            let needed = listenerAddresses.count * PortRange.portCount(listener.portRanges) * self.loops.count
-            guard budgetUsed + needed <= budget else {
-                failures[listener.id] =
-                    "needs \(needed) listening sockets, but this PoP's socket budget is \(budget) (half its open-file limit) and \(budgetUsed) are taken by other listeners"
-                continue
+    /// Brings the listening sockets of `changed` listeners, and of those that failed before, in line with the index,
+    /// and returns every listener's apply error.
+    ///
+    /// Listeners take sockets from the budget in creation order (ids are time-ordered); one that does not fit is
+    /// refused whole, before any of its sockets is opened. A listener that fails anywhere holds none of its
+    /// sockets, so a retry starts clean.
+    private func updateBindings(_ changed: Set<String>) async -> [PoPReport.ApplyError] {
+        for id in changed {
+            self.socketsNeededTotal -= self.socketsNeeded.removeValue(forKey: id) ?? 0
+            if let listener = self.index.listeners[id] {
+                let needed = self.index.addresses(of: listener).count * PortRange.portCount(listener.portRanges) * self.loops.count
+                self.socketsNeeded[id] = needed
+                self.socketsNeededTotal += needed
             }
-            budgetUsed += needed
-            for address in listenerAddresses {
+        }
+        let refused = self.refusedByBudget()
+        var failures = refused
+        // Listeners whose sockets may have to change: those the delta touched, and those that failed last time
+        // (retried, or let in by the budget now).
+        let candidates = changed.union(self.failures.keys).union(refused.keys)
+        var wanted: [String: [BindingKey]] = [:]
+        for id in candidates {
+            guard refused[id] == nil, let listener = self.index.listeners[id] else { continue }
+            var keys: [BindingKey] = []
+            for address in self.index.addresses(of: listener) {
                 for range in listener.portRanges {
                     for port in range.fromPort...range.toPort {
-                        wanted[BindingKey(address: address, port: port, isUDP: listener.protocol == .udp)] = listener.id
+                        keys.append(BindingKey(address: address, port: port, isUDP: listener.protocol == .udp))
                     }
                 }
             }
+            wanted[id] = keys.sorted { ($0.address, $0.port) < ($1.address, $1.port) }
         }
-        for (key, binding) in self.bindings where wanted[key] != binding.listenerID {
-            // Closing a listening socket leaves its accepted connections open.
-            await binding.close()
-            self.bindings[key] = nil
+        // Let go first, so a socket one listener leaves can be bound by another in the same apply. Closing a
+        // listening socket leaves its accepted connections open.
+        for id in candidates {
+            let keeping = Set(wanted[id] ?? [])
+            for key in self.boundKeys[id] ?? [] where !keeping.contains(key) { await self.unbind(key) }
         }
-        let unbound = wanted.filter { self.bindings[$0.key] == nil }
-        for (key, listenerID) in unbound.sorted(by: { ($0.key.address, $0.key.port) < ($1.key.address, $1.key.port) }) {
-            guard failures[listenerID] == nil, let runtime = self.runtimes[listenerID] else { continue }
-            do {
-                self.bindings[key] = Binding(listenerID: listenerID, channels: try await self.bind(key, runtime: runtime))
-            } catch {
-                failures[listenerID] = "cannot bind \(key): \(error)"
+        for id in candidates.sorted() {
+            guard let keys = wanted[id], let runtime = self.runtimes[id] else { continue }
+            for key in keys {
+                if let holder = self.bindings[key]?.listenerID {
+                    if holder == id { continue }
+                    failures[id] = "cannot bind \(key): listener \(holder) is bound to it"
+                    break
+                }
+                do {
+                    self.bindings[key] = Binding(listenerID: id, channels: try await self.bind(key, runtime: runtime))
+                    self.boundKeys[id, default: []].insert(key)
+                } catch {
+                    failures[id] = "cannot bind \(key): \(error)"
+                    break
+                }
+            }
+            if failures[id] != nil {
+                for key in self.boundKeys[id] ?? [] { await self.unbind(key) }
             }
         }
-        // A listener that failed anywhere holds none of its sockets, so a retry starts clean.
-        for (key, binding) in self.bindings where failures[binding.listenerID] != nil {
-            await binding.close()
-            self.bindings[key] = nil
-        }
+        self.failures = failures
         return failures.map { PoPReport.ApplyError(kind: .listener, id: $0.key, message: $0.value) }
+    }
+
+    /// The listeners the socket budget refuses, with the reason: none while every listener fits; otherwise walks
+    /// every listener in creation order (only when the PoP is over its budget).
+    private func refusedByBudget() -> [String: String] {
+        let budget = self.configuration.listeningSocketBudget
+        guard self.socketsNeededTotal > budget else { return [:] }
+        var refused: [String: String] = [:]
+        var used = 0
+        for id in self.socketsNeeded.keys.sorted() {
+            let needed = self.socketsNeeded[id] ?? 0
+            guard used + needed <= budget else {
+                refused[id] =
+                    "needs \(needed) listening sockets, but this PoP's socket budget is \(budget) (half its open-file limit) and \(used) are taken by other listeners"
+                continue
+            }
+            used += needed
+        }
+        return refused
+    }
+
+    private func unbind(_ key: BindingKey) async {
+        guard let binding = self.bindings.removeValue(forKey: key) else { return }
+        await binding.close()
+        self.boundKeys[binding.listenerID]?.remove(key)
+        if self.boundKeys[binding.listenerID]?.isEmpty == true { self.boundKeys[binding.listenerID] = nil }
     }
 
     /// Binds `key` once per event loop with `SO_REUSEPORT`; if any of them fails, the others are closed again.
@@ -383,62 +434,11 @@ public actor EmbeddedPoP: PoP {
             .bind(host: key.address, port: port)
             .get()
     }
-
-    /// Endpoints that left the configuration or dropped to weight 0 get no new flows (the routers already see
-    /// that); their open flows may finish until the drain timeout.
-    private func drainLeavingEndpoints(previous: ConfigSnapshot, next: ConfigSnapshot) {
-        let staying = Set(next.endpoints.filter { $0.weight > 0 }.map(\.id))
-        for endpoint in previous.endpoints where endpoint.weight > 0 && !staying.contains(endpoint.id) {
-            self.flows.drain(endpointID: endpoint.id, after: self.configuration.drainTimeout)
-        }
-    }
 }
 
 /// `SO_REUSEPORT`: several sockets of this process (one per event loop) on one address and port. Linux lets only
 /// sockets of the same user that all set it share a port; a port another program listens on still fails to bind.
 private let reusePort = ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT))
-
-/// A snapshot's resources grouped the way plans are compiled, so compiling every listener is linear in the size of
-/// the configuration.
-private struct SnapshotIndex {
-    let listeners: [String: ConfigSnapshot.ListenerConfig]
-    let groupsByListener: [String: [ConfigSnapshot.EndpointGroupConfig]]
-    let endpointsByGroup: [String: [ConfigSnapshot.EndpointConfig]]
-    let accessControls: [String: ConfigSnapshot.AccessControlConfig]
-    let logSinks: [String: ConfigSnapshot.LogSinkConfig]
-    let healthChecksByGroup: [String: [ConfigSnapshot.HealthCheckConfig]]
-    /// The listener each endpoint serves (for recompiling after a health change).
-    let listenerOfEndpoint: [String: String]
-
-    /// Whether everything `listenerID`'s plan is compiled from, but health and resolved names, is the same in
-    /// `other`: the listener, its groups with their endpoints and health checks, its access control and log sink.
-    /// Compared in place, without building copies.
-    func sameInputs(as other: SnapshotIndex, listener listenerID: String) -> Bool {
-        guard let listener = self.listeners[listenerID], listener == other.listeners[listenerID] else { return false }
-        let groups = self.groupsByListener[listenerID] ?? []
-        guard groups == other.groupsByListener[listenerID] ?? [] else { return false }
-        for group in groups {
-            guard self.endpointsByGroup[group.id] ?? [] == other.endpointsByGroup[group.id] ?? [],
-                self.healthChecksByGroup[group.id] ?? [] == other.healthChecksByGroup[group.id] ?? []
-            else { return false }
-        }
-        return self.accessControls[listenerID] == other.accessControls[listenerID] && self.logSinks[listenerID] == other.logSinks[listenerID]
-    }
-
-    init(_ snapshot: ConfigSnapshot) {
-        self.listeners = Dictionary(snapshot.listeners.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        self.groupsByListener = Dictionary(grouping: snapshot.endpointGroups, by: \.listenerID)
-        self.endpointsByGroup = Dictionary(grouping: snapshot.endpoints, by: \.groupID)
-        self.accessControls = Dictionary(snapshot.accessControls.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a })
-        self.logSinks = Dictionary(snapshot.logSinks.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a })
-        self.healthChecksByGroup = Dictionary(grouping: snapshot.healthChecks, by: \.groupID)
-        let listenerOfGroup = Dictionary(snapshot.endpointGroups.map { ($0.id, $0.listenerID) }, uniquingKeysWith: { a, _ in a })
-        self.listenerOfEndpoint = Dictionary(
-            snapshot.endpoints.compactMap { endpoint in listenerOfGroup[endpoint.groupID].map { (endpoint.id, $0) } },
-            uniquingKeysWith: { a, _ in a }
-        )
-    }
-}
 
 /// Hands health changes from the checker to the PoP, which exists only after the checker is made.
 private final class ChangeRelay: @unchecked Sendable {

@@ -150,4 +150,54 @@ import Testing
         #expect(await pop.boundSockets == ["\(address):\(first)/\(proto.rawValue)", "\(address):\(port)/\(proto.rawValue)"])
         await pop.shutdown()
     }
+
+    /// An apply changes the sockets of the listeners its delta touches and no others: a listener whose port moved,
+    /// one whose accelerator's address changed and one removed; two listeners wanting one address and port are
+    /// not both served (the later one is an error until the first lets go, then it binds on the next apply).
+    @Test func anApplyRebindsOnlyTheListenersThatChanged() async throws {
+        let first = freePort(span: 3)
+        let pop = Self.pop()
+        func listener(_ id: String, _ accelerator: String, _ port: Int) -> ConfigSnapshot.ListenerConfig {
+            .init(id: id, acceleratorID: accelerator, protocol: .tcp, portRanges: [PortRange(fromPort: port, toPort: port)], clientAffinity: .none)
+        }
+        let one = "127.11.47.1"
+        let two = "127.11.47.2"
+        var snapshot = ConfigSnapshot(
+            revision: 1,
+            accelerators: [.init(id: "acc-a", addresses: [one]), .init(id: "acc-b", addresses: [two])],
+            listeners: [listener("lis-a", "acc-a", first), listener("lis-b", "acc-b", first)]
+        )
+        #expect(await pop.apply(snapshot).errors.isEmpty)
+        #expect(await pop.boundSockets == ["\(one):\(first)/TCP", "\(two):\(first)/TCP"])
+
+        snapshot.revision = 2
+        snapshot.listeners[0] = listener("lis-a", "acc-a", first + 1)
+        #expect(await pop.apply(snapshot).errors.isEmpty)
+        #expect(await pop.boundSockets == ["\(one):\(first + 1)/TCP", "\(two):\(first)/TCP"])
+        // lis-b still accepts (with no endpoint, the PoP then resets the connection).
+        let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: two, port: first).get()
+        try? await connection.close()
+
+        snapshot.revision = 3
+        snapshot.accelerators[1] = .init(id: "acc-b", addresses: ["127.11.47.3"])
+        #expect(await pop.apply(snapshot).errors.isEmpty)
+        #expect(await pop.boundSockets == ["\(one):\(first + 1)/TCP", "127.11.47.3:\(first)/TCP"])
+
+        // A third listener on lis-a's address and port.
+        snapshot.revision = 4
+        snapshot.accelerators.append(.init(id: "acc-c", addresses: [one]))
+        snapshot.listeners.append(listener("lis-c", "acc-c", first + 1))
+        let clash = await pop.apply(snapshot)
+        #expect(clash.errors.map(\.id) == ["lis-c"])
+        #expect(clash.errors.first?.message.contains("listener lis-a is bound to it") == true, "\(clash.errors)")
+        #expect(await pop.boundSockets == ["\(one):\(first + 1)/TCP", "127.11.47.3:\(first)/TCP"])
+
+        snapshot.revision = 5
+        snapshot.listeners.removeFirst()
+        snapshot.accelerators.removeFirst()
+        #expect(await pop.apply(snapshot).errors.isEmpty)
+        #expect(await pop.boundSockets == ["\(one):\(first + 1)/TCP", "127.11.47.3:\(first)/TCP"])
+        #expect(await pop.report().appliedRevision == 5)
+        await pop.shutdown()
+    }
 }

@@ -34,12 +34,15 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
-    /// Forgets resources that left the configuration.
-    public func retain(listeners: Set<String>, endpoints: Set<String>) {
+    /// Drops the counters of removed listeners and endpoints.
+    public func forget(listeners: Set<String>, endpoints: Set<String>) {
+        guard !listeners.isEmpty || !endpoints.isEmpty else { return }
         self.state.withLockedValue { state in
-            state.listeners = state.listeners.filter { listeners.contains($0.key) }
-            state.endpoints = state.endpoints.filter { endpoints.contains($0.key) }
-            state.health = state.health.filter { endpoints.contains($0.key) }
+            for id in listeners { state.listeners[id] = nil }
+            for id in endpoints {
+                state.endpoints[id] = nil
+                state.health[id] = nil
+            }
         }
     }
 

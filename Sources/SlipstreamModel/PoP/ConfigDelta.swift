@@ -32,27 +32,59 @@ public struct ConfigDelta: Codable, Sendable, Equatable {
         public var removed: [String]
 
         /// The changes from `base` to `next`, walked side by side in id order (snapshots come sorted by id; entries
-        /// that do not are sorted first).
+        /// that do not are sorted first). The same array on both sides (a kind nothing touched) has no changes and
+        /// is not walked.
         init(from base: [Entry], to next: [Entry]) {
-            let base = base.sortedByID()
-            let next = next.sortedByID()
+            let same = base.withUnsafeBufferPointer { b in
+                next.withUnsafeBufferPointer { n in b.baseAddress == n.baseAddress && b.count == n.count }
+            }
+            if same {
+                self.upserted = []
+                self.removed = []
+            } else if let walked = Self.walk(base, next, checkingOrder: true) {
+                self = walked
+            } else {
+                let base = base.sorted { $0.id < $1.id }
+                let next = next.sorted { $0.id < $1.id }
+                self = Self.walk(base, next, checkingOrder: false)!
+            }
+        }
+
+        /// The merge walk of two arrays in id order. With `checkingOrder`, nil when either turns out not to be in
+        /// strictly increasing id order (checked as the walk goes, not in a pass of its own).
+        private static func walk(_ base: [Entry], _ next: [Entry], checkingOrder: Bool) -> Changes? {
             var upserted: [Entry] = []
             var removed: [String] = []
             var i = base.startIndex
             var j = next.startIndex
             while i < base.endIndex || j < next.endIndex {
+                var passedBase = false
+                var passedNext = false
                 if j == next.endIndex || (i < base.endIndex && base[i].id < next[j].id) {
                     removed.append(base[i].id)
-                    i += 1
+                    passedBase = true
                 } else if i == base.endIndex || next[j].id < base[i].id {
                     upserted.append(next[j])
-                    j += 1
+                    passedNext = true
                 } else {
                     if base[i] != next[j] { upserted.append(next[j]) }
+                    passedBase = true
+                    passedNext = true
+                }
+                // Each element is checked against the one before it once, as the walk passes it.
+                if passedBase {
+                    if checkingOrder && i > base.startIndex && !(base[i - 1].id < base[i].id) { return nil }
                     i += 1
+                }
+                if passedNext {
+                    if checkingOrder && j > next.startIndex && !(next[j - 1].id < next[j].id) { return nil }
                     j += 1
                 }
             }
+            return Changes(upserted: upserted, removed: removed)
+        }
+
+        private init(upserted: [Entry], removed: [String]) {
             self.upserted = upserted
             self.removed = removed
         }
