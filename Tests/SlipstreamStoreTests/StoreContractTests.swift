@@ -361,8 +361,10 @@ import Testing
         // Back to the schema of version 1.
         try await first.driver.write { db in
             for statement in [
-                "DROP TABLE pops", "DROP INDEX resources_by_revision", "ALTER TABLE resources DROP COLUMN quota_units",
-                "DELETE FROM schema_migrations WHERE version = 2",
+                "DROP INDEX resources_quota_units", "DROP INDEX resources_by_kind_quota", "DROP INDEX resources_by_kind_status",
+                "CREATE INDEX resources_by_kind ON resources (kind, domain_id, id)", "DROP TABLE pops",
+                "DROP INDEX resources_by_revision", "ALTER TABLE resources DROP COLUMN quota_units",
+                "DELETE FROM schema_migrations WHERE version >= 2",
             ] {
                 try await db.raw(SQLQueryString(statement)).run()
             }

@@ -84,6 +84,17 @@ enum Migrations {
                 "CREATE INDEX resources_by_kind_status ON resources (kind, status)"
             ]
         ),
+        (
+            4,
+            [
+                // The listener-port quota (`listenerPorts`) sums over an account's listeners and looks up each one's
+                // accelerator: both from covering indexes, without reading a row. The first replaces
+                // `resources_by_kind`, its prefix.
+                "CREATE INDEX resources_by_kind_quota ON resources (kind, domain_id, id, parent_id, quota_units)",
+                "DROP INDEX resources_by_kind",
+                "CREATE INDEX resources_quota_units ON resources (id, kind, quota_units)",
+            ]
+        ),
     ]
 
     /// Sets `quota_units` of the listeners and accelerators written before the column existed.

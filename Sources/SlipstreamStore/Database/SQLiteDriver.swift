@@ -23,18 +23,37 @@ public final class SQLiteDriver: DatabaseDriver {
     }
 
     /// Opens (creating if needed) the database file at `path` and brings its schema up to date.
+    ///
+    /// - Throws: SQLite's error when the file cannot be opened or a migration fails; nothing stays open then.
     public static func open(path: String, logger: Logger) async throws -> SQLiteDriver {
         let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        for connection in [writer, reader] {
-            let db = connection.sql(queryLogLevel: nil)
-            try await db.raw("PRAGMA busy_timeout = 10000").run()
-            try await db.raw("PRAGMA journal_mode = WAL").run()
-            try await db.raw("PRAGMA synchronous = FULL").run()
-            try await db.raw("PRAGMA foreign_keys = ON").run()
+        let reader: SQLiteConnection
+        do {
+            reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        } catch {
+            try? await writer.close()
+            throw error
         }
         let driver = SQLiteDriver(writer: writer, reader: reader, logger: logger)
-        try await Migrations.run(on: driver)
+        do {
+            for connection in [writer, reader] {
+                let db = connection.sql(queryLogLevel: nil)
+                try await db.raw("PRAGMA busy_timeout = 10000").run()
+                try await db.raw("PRAGMA journal_mode = WAL").run()
+                try await db.raw("PRAGMA synchronous = FULL").run()
+                try await db.raw("PRAGMA foreign_keys = ON").run()
+                // Reads of the file through a memory map instead of a read(2) per page: a reader's page cache starts
+                // empty after every commit of the writer (WAL), so at thousands of resources most pages are read
+                // again. Up to 256 MiB of address space; the pages are the kernel's file cache, shared.
+                try await db.raw("PRAGMA mmap_size = 268435456").run()
+                // 16 MiB of page cache per connection (the default is 2 MiB).
+                try await db.raw("PRAGMA cache_size = -16384").run()
+            }
+            try await Migrations.run(on: driver)
+        } catch {
+            try? await driver.close()
+            throw error
+        }
         return driver
     }
 
