@@ -90,6 +90,8 @@ extension ControlPlane {
             if state.revision == revision { return state }
             let since = state.revision
             state.revision = revision
+            // Whether a resource the cache holds may have been removed since, leaving no row to read.
+            let mayHoldRemoved = try await tx.removedThrough() > since
             func apply<S: ResourceSpec, C>(
                 _ type: S.Type,
                 into path: WritableKeyPath<SnapshotCache.State, SnapshotCache.Entries<C>>,
@@ -100,7 +102,7 @@ extension ControlPlane {
                 }
                 // A resource removed since (its delete settled, perhaps by another replica) left no row to read:
                 // the counts disagree, and the kind is read whole.
-                if state[keyPath: path].count != (try await tx.liveCount(S.kind)) {
+                if mayHoldRemoved, state[keyPath: path].count != (try await tx.liveCount(S.kind)) {
                     state[keyPath: path].replaceAll(Dictionary(uniqueKeysWithValues: try await tx.live(type).map { ($0.id, entry($0)) }))
                 }
             }

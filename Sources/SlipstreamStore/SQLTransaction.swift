@@ -43,11 +43,19 @@ struct SQLTransaction: StoreTransaction {
                 \(bind: resource.healthState?.rawValue), \(bind: spec), \(bind: resource.spec.quotaUnits))
             """
         ).run()
+        let units = try await self.weightedUnits(S.kind, units: resource.spec.quotaUnits, parentID: resource.parentID)
+        try await self.addUsage(domainID: resource.domainID, kind: S.kind, resources: 1, units: units)
     }
 
     /// Writes back name, status, revision, updated_at, health and spec.
     func update<S: ResourceSpec>(_ resource: Resource<S>) async throws {
         let spec = String(decoding: try Self.encoder.encode(resource.spec), as: UTF8.self)
+        // Only a listener's units can change (its ports); an accelerator's addresses are fixed at its creation.
+        if S.kind == .listener, let old = try await self.usageRow(.listener, id: resource.id), old.domainID == resource.domainID {
+            let before = try await self.weightedUnits(.listener, units: old.units, parentID: old.parentID)
+            let after = try await self.weightedUnits(.listener, units: resource.spec.quotaUnits, parentID: old.parentID)
+            if before != after { try await self.addUsage(domainID: resource.domainID, kind: .listener, resources: 0, units: after - before) }
+        }
         try await self.db.raw(
             """
             UPDATE resources SET name = \(bind: resource.name), status = \(bind: resource.status.rawValue),
@@ -92,13 +100,55 @@ struct SQLTransaction: StoreTransaction {
     }
 
     func listenerPorts(domainID: String, except listenerID: String?) async throws -> Int {
+        let total = try await self.usage(domainID: domainID, kind: .listener)?.units ?? 0
+        guard let listenerID, let except = try await self.usageRow(.listener, id: listenerID), except.domainID == domainID else { return total }
+        return total - (try await self.weightedUnits(.listener, units: except.units, parentID: except.parentID))
+    }
+
+    /// An account's usage of a kind from `account_usage`, or nil when it never held one.
+    private func usage(domainID: String, kind: ResourceKind) async throws -> (resources: Int, units: Int)? {
+        let row = try await self.db.raw(
+            "SELECT resources, quota_units FROM account_usage WHERE domain_id = \(bind: domainID) AND kind = \(bind: kind.rawValue)"
+        ).first()
+        return try row.map { (try $0.decode(column: "resources", as: Int.self), try $0.decode(column: "quota_units", as: Int.self)) }
+    }
+
+    /// Adds to an account's usage of a kind, in the transaction of the write that changes it.
+    private func addUsage(domainID: String, kind: ResourceKind, resources: Int, units: Int) async throws {
         try await self.db.raw(
             """
-            SELECT CAST(COALESCE(SUM(l.quota_units * COALESCE(a.quota_units, 1)), 0) AS BIGINT) AS n FROM resources l
-            LEFT JOIN resources a ON a.id = l.parent_id AND a.kind = 'accelerator'
-            WHERE l.kind = 'listener' AND l.domain_id = \(bind: domainID) AND l.id <> \(bind: listenerID ?? "")
+            INSERT INTO account_usage (domain_id, kind, resources, quota_units)
+            VALUES (\(bind: domainID), \(bind: kind.rawValue), \(bind: resources), \(bind: units))
+            ON CONFLICT (domain_id, kind) DO UPDATE SET resources = account_usage.resources + excluded.resources,
+                quota_units = account_usage.quota_units + excluded.quota_units
             """
-        ).first()?.decode(column: "n", as: Int.self) ?? 0
+        ).run()
+    }
+
+    /// What a stored resource adds to its account's usage, or nil when there is no such resource.
+    private func usageRow(_ kind: ResourceKind, id: String) async throws -> (domainID: String, parentID: String?, units: Int, revision: Int64)? {
+        let row = try await self.db.raw(
+            "SELECT domain_id, parent_id, quota_units, revision FROM resources WHERE id = \(bind: id) AND kind = \(bind: kind.rawValue)"
+        ).first()
+        return try row.map {
+            (
+                try $0.decode(column: "domain_id", as: String.self), try $0.decode(column: "parent_id", as: String?.self),
+                try $0.decode(column: "quota_units", as: Int.self), try $0.decode(column: "revision", as: Int64.self)
+            )
+        }
+    }
+
+    /// The units a resource weighs in its account's usage: a listener's ports times its accelerator's addresses (1
+    /// when the accelerator is not stored); 0 for other kinds.
+    private func weightedUnits(_ kind: ResourceKind, units: Int, parentID: String?) async throws -> Int {
+        guard kind == .listener else { return 0 }
+        guard let parentID else { return units }
+        let row = try await self.db.raw("SELECT quota_units FROM resources WHERE id = \(bind: parentID) AND kind = 'accelerator'").first()
+        return units * (try row?.decode(column: "quota_units", as: Int.self) ?? 1)
+    }
+
+    func removedThrough() async throws -> Int64 {
+        try await self.db.raw("SELECT value FROM revisions WHERE name = 'removed'").first()?.decode(column: "value", as: Int64.self) ?? 0
     }
 
     func liveCount(_ kind: ResourceKind) async throws -> Int {
@@ -108,9 +158,13 @@ struct SQLTransaction: StoreTransaction {
     }
 
     func count(_ kind: ResourceKind, domainID: String, parentID: String?) async throws -> Int {
-        var sql: SQLQueryString = "SELECT COUNT(*) AS n FROM resources WHERE kind = \(bind: kind.rawValue) AND domain_id = \(bind: domainID)"
-        if let parentID { sql += " AND parent_id = \(bind: parentID)" }
-        return try await self.db.raw(sql).first()?.decode(column: "n", as: Int.self) ?? 0
+        guard let parentID else { return try await self.usage(domainID: domainID, kind: kind)?.resources ?? 0 }
+        return try await self.db.raw(
+            """
+            SELECT COUNT(*) AS n FROM resources
+            WHERE kind = \(bind: kind.rawValue) AND domain_id = \(bind: domainID) AND parent_id = \(bind: parentID)
+            """
+        ).first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
     func list<S: ResourceSpec>(_: S.Type, domainID: String, query: ListQuery) async throws -> Page<S> {
@@ -142,6 +196,10 @@ struct SQLTransaction: StoreTransaction {
     }
 
     func remove(_ kind: ResourceKind, id: String) async throws {
+        guard let row = try await self.usageRow(kind, id: id) else { return }
+        try await self.db.raw("UPDATE revisions SET value = \(bind: row.revision) WHERE name = 'removed' AND value < \(bind: row.revision)").run()
+        let units = try await self.weightedUnits(kind, units: row.units, parentID: row.parentID)
+        try await self.addUsage(domainID: row.domainID, kind: kind, resources: -1, units: -units)
         if kind == .accelerator {
             try await self.db.raw("DELETE FROM addresses WHERE accelerator_id = \(bind: id)").run()
         }
@@ -150,7 +208,8 @@ struct SQLTransaction: StoreTransaction {
 
     func unsettled(atOrBefore revision: Int64, orAmong ids: Set<String>) async throws -> [ResourceState] {
         var rows = try await self.db.raw(
-            "SELECT id, kind, status, revision FROM resources WHERE status <> 'ACTIVE' AND revision <= \(bind: revision)"
+            // Every status but ACTIVE, named, so each is a range of `resources_by_status` (`<>` is not).
+            "SELECT id, kind, status, revision FROM resources WHERE status IN ('PENDING', 'ERROR', 'DELETING') AND revision <= \(bind: revision)"
         ).all()
         for id in ids.sorted() {
             rows += try await self.db.raw(

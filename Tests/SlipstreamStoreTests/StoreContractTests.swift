@@ -193,6 +193,35 @@ import Testing
         }
     }
 
+    /// What lets an incremental snapshot skip counting every kind: the highest revision of any removed resource,
+    /// which only grows, and stays when a write that removed something is rolled back.
+    @Test(arguments: Kind.available) func removalsRaiseTheRemovedRevision(kind: Kind) async throws {
+        struct Refused: Error {}
+        try await Self.withStore(kind) { store in
+            try await store.write { tx async throws in
+                try await tx.insert(Self.accelerator("a5", status: .deleting, revision: 5))
+                try await tx.insert(Self.accelerator("a3", status: .deleting, revision: 3))
+                try await tx.insert(Self.accelerator("a9", status: .deleting, revision: 9))
+            }
+            let start = try await store.read { tx in try await tx.removedThrough() }
+            try await store.write { tx in try await tx.remove(.accelerator, id: "a5") }
+            #expect(try await store.read { tx in try await tx.removedThrough() } == max(start, 5))
+            try await store.write { tx in try await tx.remove(.accelerator, id: "a3") }
+            // Removing nothing (a wrong kind) changes nothing.
+            try await store.write { tx in try await tx.remove(.listener, id: "a9") }
+            #expect(try await store.read { tx in try await tx.removedThrough() } == max(start, 5))
+            await #expect(throws: Refused.self) {
+                try await store.write { tx async throws in
+                    try await tx.remove(.accelerator, id: "a9")
+                    throw Refused()
+                }
+            }
+            #expect(try await store.read { tx in try await tx.removedThrough() } == max(start, 5))
+            try await store.write { tx in try await tx.remove(.accelerator, id: "a9") }
+            #expect(try await store.read { tx in try await tx.removedThrough() } == max(start, 9))
+        }
+    }
+
     @Test(arguments: Kind.available) func updatesKeepParentAndCreationTime(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
             try await store.write { tx in try await tx.insert(Self.accelerator("a1")) }
@@ -256,6 +285,41 @@ import Testing
                 #expect(try await tx.listenerPorts(domainID: "d1", except: nil) == 12)
                 #expect(try await tx.listenerPorts(domainID: "d1", except: "l1") == 2)
                 #expect(try await tx.listenerPorts(domainID: "nobody", except: nil) == 0)
+                // A listener of another account is not subtracted.
+                #expect(try await tx.listenerPorts(domainID: "d1", except: "l3") == 12)
+            }
+            // The sums follow updates, removals and rollbacks (they are kept per account, not counted per query).
+            var narrowed = Self.listener("l1", parent: "a1", ports: 80...80)
+            narrowed.revision = 2
+            try await store.write { [narrowed] tx in try await tx.update(narrowed) }
+            #expect(try await store.read { tx in try await tx.listenerPorts(domainID: "d1", except: nil) } == 4)
+            struct Refused: Error {}
+            await #expect(throws: Refused.self) {
+                try await store.write { tx async throws in
+                    try await tx.insert(Self.listener("l4", parent: "a1", ports: 1...100))
+                    try await tx.remove(.listener, id: "l2")
+                    throw Refused()
+                }
+            }
+            try await store.read { tx async throws in
+                #expect(try await tx.listenerPorts(domainID: "d1", except: nil) == 4)
+                #expect(try await tx.count(.listener, domainID: "d1") == 2)
+            }
+            try await store.write { tx in try await tx.remove(.listener, id: "l2") }
+            try await store.read { tx async throws in
+                #expect(try await tx.listenerPorts(domainID: "d1", except: nil) == 2)
+                #expect(try await tx.count(.listener, domainID: "d1") == 1)
+                #expect(try await tx.count(.accelerator, domainID: "d1") == 1)
+                #expect(try await tx.count(.accelerator, domainID: "d2") == 1)
+            }
+            try await store.write { tx async throws in
+                try await tx.remove(.listener, id: "l1")
+                try await tx.remove(.accelerator, id: "a1")
+            }
+            try await store.read { tx async throws in
+                #expect(try await tx.listenerPorts(domainID: "d1", except: nil) == 0)
+                #expect(try await tx.count(.accelerator, domainID: "d1") == 0)
+                #expect(try await tx.listenerPorts(domainID: "d2", except: nil) == 0)
             }
         }
     }
@@ -361,10 +425,9 @@ import Testing
         // Back to the schema of version 1.
         try await first.driver.write { db in
             for statement in [
-                "DROP INDEX resources_quota_units", "DROP INDEX resources_by_kind_quota", "DROP INDEX resources_by_kind_status",
-                "CREATE INDEX resources_by_kind ON resources (kind, domain_id, id)", "DROP TABLE pops",
+                "DROP TABLE account_usage", "DROP INDEX resources_by_kind_status", "DROP TABLE pops",
                 "DROP INDEX resources_by_revision", "ALTER TABLE resources DROP COLUMN quota_units",
-                "DELETE FROM schema_migrations WHERE version >= 2",
+                "DELETE FROM revisions WHERE name = 'removed'", "DELETE FROM schema_migrations WHERE version >= 2",
             ] {
                 try await db.raw(SQLQueryString(statement)).run()
             }

@@ -35,6 +35,10 @@ public protocol StoreTransaction: Sendable {
     func changed<S: ResourceSpec>(_ type: S.Type, since revision: Int64) async throws -> [Resource<S>]
     /// How many resources of a kind, of all accounts, are not `DELETING`.
     func liveCount(_ kind: ResourceKind) async throws -> Int
+    /// The highest revision (of its last write) of any resource removed so far; 0 when none was. A resource live at
+    /// revision R can only be removed after a write past R marks it `DELETING`, so a snapshot built at a revision at
+    /// or past this value holds no resource that is gone.
+    func removedThrough() async throws -> Int64
     func insert<S: ResourceSpec>(_ resource: Resource<S>) async throws
     /// Writes back name, status, revision, `updatedAt`, health and spec.
     func update<S: ResourceSpec>(_ resource: Resource<S>) async throws

@@ -44,6 +44,7 @@ public final class InMemoryStore: ControlPlaneStore {
 
     struct State: Sendable {
         var revision: Int64 = 0
+        var removedThrough: Int64 = 0
         /// Resources by id.
         var rows: [String: Row] = [:]
         /// Accelerator addresses by address.
@@ -149,6 +150,10 @@ public final class InMemoryStore: ControlPlaneStore {
             }
         }
 
+        func removedThrough() async throws -> Int64 {
+            self.state.withLock { $0.removedThrough }
+        }
+
         func liveCount(_ kind: ResourceKind) async throws -> Int {
             self.rows { $0.kind == kind && $0.status != .deleting }.count
         }
@@ -189,7 +194,8 @@ public final class InMemoryStore: ControlPlaneStore {
 
         func remove(_ kind: ResourceKind, id: String) async throws {
             self.state.withLock { state in
-                guard state.rows[id]?.kind == kind else { return }
+                guard let row = state.rows[id], row.kind == kind else { return }
+                state.removedThrough = max(state.removedThrough, row.revision)
                 state.rows[id] = nil
                 if kind == .accelerator { state.addresses = state.addresses.filter { $0.value.acceleratorID != id } }
             }

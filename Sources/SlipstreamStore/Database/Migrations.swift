@@ -87,12 +87,32 @@ enum Migrations {
         (
             4,
             [
-                // The listener-port quota (`listenerPorts`) sums over an account's listeners and looks up each one's
-                // accelerator: both from covering indexes, without reading a row. The first replaces
-                // `resources_by_kind`, its prefix.
-                "CREATE INDEX resources_by_kind_quota ON resources (kind, domain_id, id, parent_id, quota_units)",
-                "DROP INDEX resources_by_kind",
-                "CREATE INDEX resources_quota_units ON resources (id, kind, quota_units)",
+                // What each account holds of each kind, kept by every insert, update and removal of a resource, so
+                // a quota check reads one row instead of counting the account's resources: `resources` rows, and
+                // `quota_units` summed as the quotas weigh them (a listener's ports times its accelerator's
+                // addresses; 0 for other kinds).
+                """
+                CREATE TABLE account_usage (
+                    domain_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    resources BIGINT NOT NULL,
+                    quota_units BIGINT NOT NULL,
+                    PRIMARY KEY (domain_id, kind)
+                )
+                """,
+                """
+                INSERT INTO account_usage (domain_id, kind, resources, quota_units)
+                SELECT domain_id, kind, COUNT(*), 0 FROM resources GROUP BY domain_id, kind
+                """,
+                """
+                UPDATE account_usage SET quota_units = (
+                    SELECT COALESCE(SUM(l.quota_units * COALESCE(a.quota_units, 1)), 0) FROM resources l
+                    LEFT JOIN resources a ON a.id = l.parent_id AND a.kind = 'accelerator'
+                    WHERE l.kind = 'listener' AND l.domain_id = account_usage.domain_id
+                ) WHERE kind = 'listener'
+                """,
+                // `removedThrough`: from the current revision, as removals before it were not tracked.
+                "INSERT INTO revisions (name, value) SELECT 'removed', value FROM revisions WHERE name = 'config'",
             ]
         ),
     ]
