@@ -1,4 +1,5 @@
 import SlipstreamModel
+import Synchronization
 
 extension ControlPlane {
     public func createAccelerator(domainID: String, _ options: AcceleratorOptions.Create) async throws -> Accelerator {
@@ -13,7 +14,7 @@ extension ControlPlane {
             }
             var ipSets: [AcceleratorIP] = []
             for set in options.ipSets {
-                let address = try await Self.allocateAddress(
+                let address = try await self.allocateAddress(
                     settings.pool(area: set.area, ipType: set.ipType),
                     area: set.area,
                     ipType: set.ipType,
@@ -68,14 +69,47 @@ extension ControlPlane {
         try await self.markDeleting(AcceleratorSpec.self, id, domainID: domainID, blockedBy: [.listener])
     }
 
-    /// The first usable address of `blocks` that no accelerator holds, or GA.9201.
-    static func allocateAddress(_ blocks: [CIDR], area: Area, ipType: IPType, on tx: any StoreTransaction) async throws -> String {
+    /// The first usable address of `blocks` (in pool order: block by block, each upwards) that no accelerator
+    /// holds, or GA.9201.
+    ///
+    /// The search starts at the address this process handed out last in the pool: every address before it was
+    /// held then. It asks about 32 candidates a query, so a create reads a few rows, not every held address. With
+    /// no start (after this process started or removed an accelerator), or when 4 queries find nothing free, it
+    /// reads every held address of the pool once. An address another replica frees below the start waits until this
+    /// process next reads the pool whole; no address is ever held twice (the `addresses` primary key decides).
+    func allocateAddress(_ blocks: [CIDR], area: Area, ipType: IPType, on tx: any StoreTransaction) async throws -> String {
+        let pool = "\(area.rawValue)/\(ipType.rawValue)"
+        if let start = self.addressFloors.start(of: pool) {
+            var candidates = blocks.lazy.flatMap { $0.usableAddresses(from: start) }.makeIterator()
+            for _ in 0..<4 {
+                var batch: [String] = []
+                while batch.count < 32, let next = candidates.next() { batch.append(next.description) }
+                guard !batch.isEmpty else { break }
+                let taken = try await tx.addressesTaken(among: batch)
+                if let free = batch.first(where: { !taken.contains($0) }) {
+                    self.addressFloors.set(pool, IPAddress(free)!)
+                    return free
+                }
+            }
+        }
         let used = try await tx.addressesInUse(area: area, ipType: ipType)
         for block in blocks {
             for address in block.usableAddresses where !used.contains(address.description) {
+                self.addressFloors.set(pool, address)
                 return address.description
             }
         }
         throw GAError.noAddress(area: area, ipType: ipType)
     }
+}
+
+/// Where each address pool's next search starts (by `area/ipType`): the address this process handed out last in
+/// it. The address itself is searched again, so a write that handed it out and then rolled back loses nothing.
+final class AddressFloors: Sendable {
+    private let starts = Mutex<[String: IPAddress]>([:])
+
+    func start(of pool: String) -> IPAddress? { self.starts.withLock { $0[pool] } }
+    func set(_ pool: String, _ address: IPAddress) { self.starts.withLock { $0[pool] = address } }
+    /// After a removal: the next search of every pool reads the held addresses whole.
+    func clear() { self.starts.withLock { $0.removeAll() } }
 }

@@ -191,7 +191,10 @@ extension ControlPlane {
                 switch transition {
                 case .unchanged: break
                 case .become(let status): try await tx.setStatus(resource.kind, id: resource.id, status, revision: resource.revision, updatedAt: nil)
-                case .remove: try await tx.remove(resource.kind, id: resource.id)
+                case .remove:
+                    try await tx.remove(resource.kind, id: resource.id)
+                    // Its addresses are free again, below where address searches start.
+                    if resource.kind == .accelerator { self.addressFloors.clear() }
                 }
             }
             for (endpointID, votes) in fleet.health {

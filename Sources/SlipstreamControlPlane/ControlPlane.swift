@@ -12,6 +12,8 @@ public struct ControlPlane: Sendable {
     let onCommit: @Sendable (Int64) -> Void
     /// The last snapshot built, for the next one to start from.
     let snapshots = SnapshotCache()
+    /// Where each pool's next address search starts.
+    let addressFloors = AddressFloors()
 
     public init(store: any ControlPlaneStore, settings: ControlPlaneSettings, onCommit: @escaping @Sendable (Int64) -> Void = { _ in }) {
         self.store = store

@@ -252,6 +252,14 @@ struct SQLTransaction: StoreTransaction {
         )
     }
 
+    func addressesTaken(among addresses: [String]) async throws -> Set<String> {
+        guard !addresses.isEmpty else { return [] }
+        return Set(
+            try await self.db.raw("SELECT ip_address FROM addresses WHERE ip_address IN (\(binds: addresses))").all()
+                .map { try $0.decode(column: "ip_address", as: String.self) }
+        )
+    }
+
     func reserveAddress(_ address: String, acceleratorID: String, area: Area, ipType: IPType) async throws {
         try await self.db.raw(
             """

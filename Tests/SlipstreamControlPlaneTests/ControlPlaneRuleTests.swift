@@ -367,6 +367,38 @@ let missingID = "01a226d8-0000-7000-8000-000000000000"
         #expect(mainland.spec.ipSets == [AcceleratorIP(ipType: .ipv4, ipAddress: "127.20.0.1", area: .chineseMainland)])
     }
 
+    /// The address search starts where this process left off; what it skips, a rollback, a settled delete or
+    /// another replica's allocation, never makes it hand out a held address or lose a free one.
+    @Test func addressSearchesResumeWithoutSkippingOrRepeating() async throws {
+        let f = Fixture { $0.pools["OUTOFCM/IPV4"] = [CIDR("127.10.0.0/29")!, CIDR("127.11.0.0/30")!] }
+        let replica = ControlPlane(store: f.controlPlane.store, settings: f.controlPlane.settings)
+        func address(_ accelerator: Accelerator) -> String { accelerator.spec.ipSets[0].ipAddress }
+        let first = try await f.accelerator("a")
+        #expect(address(first) == "127.10.0.1")
+        #expect(address(try await f.accelerator("b")) == "127.10.0.2")
+        // A write that took .3 and then failed (no IPv6 pool) gives it back: the next search starts at .3 again.
+        try await f.expectRefused(500, "GA.9201") {
+            let options = try Fixture.acceleratorOptions(ipSets: [("OUTOFCM", "IPV4"), ("OUTOFCM", "IPV6")])
+            _ = try await f.controlPlane.createAccelerator(domainID: f.domainID, options)
+        }
+        #expect(address(try await f.accelerator("c")) == "127.10.0.3")
+        // Another replica, starting with no search position, reads the pool whole.
+        let fromReplica = try await replica.createAccelerator(domainID: f.domainID, Fixture.acceleratorOptions("d"))
+        #expect(address(fromReplica) == "127.10.0.4")
+        #expect(address(try await f.accelerator("e")) == "127.10.0.5")
+        #expect(address(try await f.accelerator("f")) == "127.10.0.6")
+        // The search runs on into the next block of the pool.
+        #expect(address(try await f.accelerator("g")) == "127.11.0.1")
+        // A settled delete frees .1, and the next search finds it.
+        try await f.controlPlane.deleteAccelerator(domainID: f.domainID, id: first.id)
+        try await f.settle()
+        #expect(address(try await f.accelerator("h")) == "127.10.0.1")
+        #expect(address(try await f.accelerator("i")) == "127.11.0.2")
+        try await f.expectRefused(500, "GA.9201") { _ = try await f.accelerator("j") }
+        let held = try await f.addressesInUse()
+        #expect(held.count == 8)
+    }
+
     @Test func anExhaustedPoolIsGA9201AndChangesNothing() async throws {
         let f = Fixture()
         for index in 0..<6 { _ = try await f.accelerator("ga-\(index)") }

@@ -39,6 +39,20 @@ import Testing
         #expect(Array(try #require(CIDR("fd00::/64")).usableAddresses.prefix(2)).map(\.description) == ["fd00::1", "fd00::2"])
         #expect(CIDR("127.0.0.0/33") == nil)
     }
+
+    /// Where an address search resumes: the usable addresses of a block at or above a given one.
+    @Test func usableAddressesFromAnAddress() {
+        let block = CIDR("10.0.0.0/29")!
+        func from(_ start: String) -> [String] { block.usableAddresses(from: IPAddress(start)!).map(\.description) }
+        #expect(from("10.0.0.5") == ["10.0.0.5", "10.0.0.6"])
+        // Below the block: all of it, network address still skipped; above it, or the broadcast: none.
+        #expect(from("9.255.255.255") == (1...6).map { "10.0.0.\($0)" })
+        #expect(from("10.0.0.0") == (1...6).map { "10.0.0.\($0)" })
+        #expect(from("10.0.0.7").isEmpty)
+        #expect(from("10.0.1.0").isEmpty)
+        #expect(from("fd00::1").isEmpty)
+        #expect(CIDR("fd00::/126")!.usableAddresses(from: IPAddress("fd00::2")!).map(\.description) == ["fd00::2", "fd00::3"])
+    }
 }
 
 @Suite struct IdentityTests {

@@ -58,6 +58,8 @@ public protocol StoreTransaction: Sendable {
 
     /// Addresses held by accelerators in one area and IP type.
     func addressesInUse(area: Area, ipType: IPType) async throws -> Set<String>
+    /// Those of `addresses` some accelerator holds.
+    func addressesTaken(among addresses: [String]) async throws -> Set<String>
     /// Records that `acceleratorID` holds `address`; throws if any accelerator holds it already.
     func reserveAddress(_ address: String, acceleratorID: String, area: Area, ipType: IPType) async throws
 

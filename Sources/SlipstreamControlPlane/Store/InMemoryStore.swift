@@ -221,6 +221,10 @@ public final class InMemoryStore: ControlPlaneStore {
             Set(self.state.withLock { $0.addresses.filter { $0.value.area == area && $0.value.ipType == ipType }.keys })
         }
 
+        func addressesTaken(among addresses: [String]) async throws -> Set<String> {
+            self.state.withLock { state in Set(addresses.filter { state.addresses[$0] != nil }) }
+        }
+
         func reserveAddress(_ address: String, acceleratorID: String, area: Area, ipType: IPType) async throws {
             try self.state.withLock { state in
                 guard state.addresses[address] == nil else { throw GAError.alreadyExists("address \(address)") }

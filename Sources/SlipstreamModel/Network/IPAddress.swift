@@ -97,14 +97,32 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
     /// The addresses that may be handed out, in order: for IPv4 blocks larger than /31 the network and
     /// broadcast addresses are skipped, as is the subnet-router anycast address of IPv6 blocks larger than /127.
     public var usableAddresses: some Sequence<IPAddress> {
+        self.usableAddresses(fromOffset: 0)
+    }
+
+    /// The usable addresses at or above `start`, in order (all of them when `start` lies below the block, none
+    /// when above it or of the other family).
+    public func usableAddresses(from start: IPAddress) -> some Sequence<IPAddress> {
+        let offset: UInt128? =
+            switch (self.base, start) {
+            case (.v4(let base), .v4(let value)): value < base ? 0 : UInt128(value - base)
+            case (.v6(let base), .v6(let value)): value < base ? 0 : value - base
+            default: nil
+            }
+        // An offset past every usable one (or no offset) leaves nothing.
+        return self.usableAddresses(fromOffset: offset ?? UInt128.max)
+    }
+
+    private func usableAddresses(fromOffset start: UInt128) -> some Sequence<IPAddress> {
         let bits = self.base.isIPv4 ? 32 : 128
         let hostBits = bits - self.prefix
         let skipEnds = hostBits >= 2
         let count: UInt128 = hostBits >= 128 ? UInt128.max : (UInt128(1) << UInt128(hostBits))
-        let first: UInt128 = skipEnds ? 1 : 0
         let last: UInt128 = (self.base.isIPv4 && skipEnds) ? count - 2 : count - 1
+        let first: UInt128 = max(skipEnds ? 1 : 0, start)
         let base = self.base
-        return (first...last).lazy.map { offset -> IPAddress in
+        // An empty range when `first` is past `last`.
+        return (first..<(first > last ? first : last + 1)).lazy.map { offset -> IPAddress in
             switch base {
             case .v4(let value): .v4(value + UInt32(truncatingIfNeeded: offset))
             case .v6(let value): .v6(value + offset)
