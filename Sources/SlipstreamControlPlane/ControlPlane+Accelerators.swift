@@ -72,15 +72,17 @@ extension ControlPlane {
     /// The first usable address of `blocks` (in pool order: block by block, each upwards) that no accelerator
     /// holds, or GA.9201.
     ///
-    /// The search starts at the address this process handed out last in the pool: every address before it was
-    /// held then. It asks about 32 candidates a query, so a create reads a few rows, not every held address. With
+    /// The search starts at the address this process handed out last in the pool: every address before it in pool
+    /// order was held then. It asks about 32 candidates a query, so a create reads a few rows, not every held address. With
     /// no start (after this process started or removed an accelerator), or when 4 queries find nothing free, it
     /// reads every held address of the pool once. An address another replica frees below the start waits until this
     /// process next reads the pool whole; no address is ever held twice (the `addresses` primary key decides).
     func allocateAddress(_ blocks: [CIDR], area: Area, ipType: IPType, on tx: any StoreTransaction) async throws -> String {
         let pool = "\(area.rawValue)/\(ipType.rawValue)"
-        if let start = self.addressFloors.start(of: pool) {
-            var candidates = blocks.lazy.flatMap { $0.usableAddresses(from: start) }.makeIterator()
+        if let start = self.addressFloors.start(of: pool), let at = blocks.firstIndex(where: { $0.contains(start) }) {
+            // From `start` to the end of its block, then the blocks after it in pool order.
+            let searched = [(blocks[at], start)] + blocks[(at + 1)...].map { ($0, $0.base) }
+            var candidates = searched.lazy.flatMap { block, from in block.usableAddresses(from: from) }.makeIterator()
             for _ in 0..<4 {
                 var batch: [String] = []
                 while batch.count < 32, let next = candidates.next() { batch.append(next.description) }

@@ -74,6 +74,9 @@ public actor EmbeddedPoP: PoP {
     private var runtimes: [String: ListenerRuntime] = [:]
     /// Resolved addresses of endpoint domain names; IP literals are parsed, never looked up.
     private var resolved: [String: SocketAddress] = [:]
+    /// Endpoint domain names of the applied configuration that did not resolve at their last try; every apply
+    /// tries them again.
+    private var unresolved: Set<String> = []
     private var dnsRefresh: Task<Void, Never>?
     private var bindings: [BindingKey: Binding] = [:]
     /// The keys of `bindings` by listener.
@@ -122,6 +125,9 @@ public actor EmbeddedPoP: PoP {
         )
     }
 
+    /// Serves `snapshot` and reports the outcome. Calls must not overlap (each caller, the reconciler or a remote
+    /// PoP's pull loop, awaits one apply before the next): the delta is taken from the snapshot the last apply
+    /// finished with.
     public func apply(_ snapshot: ConfigSnapshot) async -> PoPReport {
         guard snapshot.formatVersion == ConfigSnapshot.formatVersion, !self.stopped else { return self.report() }
         // The work of an apply follows what changed since the applied snapshot: the delta walks both in id order
@@ -129,10 +135,17 @@ public actor EmbeddedPoP: PoP {
         // touches get a new plan or new sockets.
         let delta = ConfigDelta(from: self.current, to: snapshot)
         let changes = self.index.apply(delta)
-        await self.resolveNames(delta.endpoints.upserted.map(\.address))
+        var compiled = changes.listeners
+        // Listeners of endpoints whose names resolve now after failing before get their addresses.
+        let recovered = await self.resolveNames(delta.endpoints.upserted.map(\.address))
+        if !recovered.isEmpty {
+            for endpoint in self.index.endpoints.values where recovered.contains(endpoint.address) {
+                if let listener = self.index.listener(ofEndpoint: endpoint.id) { compiled.insert(listener) }
+            }
+        }
         // Health first, so new endpoints start in the state the checker gives them (INITIAL or NO_MONITOR).
         await self.checker.update(snapshot)
-        self.compilePlans(of: changes.listeners)
+        self.compilePlans(of: compiled)
         var errors = await self.updateBindings(changes.listeners)
         errors.sort { ($0.kind.rawValue, $0.id) < ($1.kind.rawValue, $1.id) }
         // Endpoints that left the configuration or dropped to weight 0 get no new flows (their plans no longer
@@ -244,16 +257,23 @@ public actor EmbeddedPoP: PoP {
         return self.resolved[host]
     }
 
-    /// Resolves the domain names among `addresses` (of endpoints) that are not resolved yet, off the event loops.
-    private func resolveNames(_ addresses: [String]) async {
-        let names = Set(addresses.filter { IPAddress($0) == nil && self.resolved[$0] == nil })
-        for name in names {
+    /// Resolves, off the event loops, the domain names among `addresses` (of endpoints) that are not resolved yet
+    /// and those that failed before and are still in use; returns the failed ones that resolve now.
+    private func resolveNames(_ addresses: [String]) async -> Set<String> {
+        if !self.unresolved.isEmpty {
+            let inUse = Set(self.index.endpoints.values.map(\.address))
+            self.unresolved.formIntersection(inUse)
+        }
+        var recovered: Set<String> = []
+        for name in Set(addresses.filter { IPAddress($0) == nil && self.resolved[$0] == nil }).union(self.unresolved) {
             if let address = await Self.resolve(name) {
                 self.resolved[name] = address
-            } else {
+                if self.unresolved.remove(name) != nil { recovered.insert(name) }
+            } else if self.unresolved.insert(name).inserted {
                 self.logger.warning("endpoint name does not resolve; it takes no flows", metadata: ["host": "\(name)"])
             }
         }
+        return recovered
     }
 
     /// Resolves every endpoint name again every `dnsRefreshInterval`; a changed answer recompiles the plans.

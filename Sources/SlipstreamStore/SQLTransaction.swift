@@ -126,16 +126,19 @@ struct SQLTransaction: StoreTransaction {
     }
 
     /// What a stored resource adds to its account's usage, or nil when there is no such resource.
-    private func usageRow(_ kind: ResourceKind, id: String) async throws -> (domainID: String, parentID: String?, units: Int, revision: Int64)? {
-        let row = try await self.db.raw(
+    private func usageRow(_ kind: ResourceKind, id: String) async throws -> UsageRow? {
+        try await self.db.raw(
             "SELECT domain_id, parent_id, quota_units, revision FROM resources WHERE id = \(bind: id) AND kind = \(bind: kind.rawValue)"
-        ).first()
-        return try row.map {
-            (
-                try $0.decode(column: "domain_id", as: String.self), try $0.decode(column: "parent_id", as: String?.self),
-                try $0.decode(column: "quota_units", as: Int.self), try $0.decode(column: "revision", as: Int64.self)
-            )
-        }
+        ).first().map(Self.usageRow)
+    }
+
+    private typealias UsageRow = (domainID: String, parentID: String?, units: Int, revision: Int64)
+
+    private static func usageRow(_ row: any SQLRow) throws -> UsageRow {
+        (
+            try row.decode(column: "domain_id", as: String.self), try row.decode(column: "parent_id", as: String?.self),
+            try row.decode(column: "quota_units", as: Int.self), try row.decode(column: "revision", as: Int64.self)
+        )
     }
 
     /// The units a resource weighs in its account's usage: a listener's ports times its accelerator's addresses (1
@@ -196,14 +199,23 @@ struct SQLTransaction: StoreTransaction {
     }
 
     func remove(_ kind: ResourceKind, id: String) async throws {
-        guard let row = try await self.usageRow(kind, id: id) else { return }
-        try await self.db.raw("UPDATE revisions SET value = \(bind: row.revision) WHERE name = 'removed' AND value < \(bind: row.revision)").run()
-        let units = try await self.weightedUnits(kind, units: row.units, parentID: row.parentID)
-        try await self.addUsage(domainID: row.domainID, kind: kind, resources: -1, units: -units)
+        // The row is deleted first and what it held comes back from the delete itself: of two replicas settling the
+        // same removal at once, only the one whose delete found the row changes the account's usage (PostgreSQL
+        // makes the second delete wait for the first to commit, then find nothing).
+        let deleted = try await self.db.raw(
+            """
+            DELETE FROM resources WHERE id = \(bind: id) AND kind = \(bind: kind.rawValue)
+            RETURNING domain_id, parent_id, quota_units, revision
+            """
+        ).first()
+        guard let row = try deleted.map(Self.usageRow) else { return }
         if kind == .accelerator {
             try await self.db.raw("DELETE FROM addresses WHERE accelerator_id = \(bind: id)").run()
         }
-        try await self.db.raw("DELETE FROM resources WHERE id = \(bind: id) AND kind = \(bind: kind.rawValue)").run()
+        try await self.db.raw("UPDATE revisions SET value = \(bind: row.revision) WHERE name = 'removed' AND value < \(bind: row.revision)").run()
+        // A listener's accelerator outlives it (it cannot be removed while it has listeners).
+        let units = try await self.weightedUnits(kind, units: row.units, parentID: row.parentID)
+        try await self.addUsage(domainID: row.domainID, kind: kind, resources: -1, units: -units)
     }
 
     func unsettled(atOrBefore revision: Int64, orAmong ids: Set<String>) async throws -> [ResourceState] {

@@ -324,6 +324,33 @@ import Testing
         }
     }
 
+    /// Two replicas may settle the same removal at once: the account's usage drops once. On PostgreSQL the
+    /// second delete waits for the first transaction, which holds on until both have started.
+    @Test(arguments: Kind.available) func aResourceRemovedTwiceAtOnceCountsOnce(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            try await store.write { tx async throws in
+                try await tx.insert(Self.dualStackAccelerator("a1"))
+                try await tx.insert(Self.listener("l1", parent: "a1", ports: 80...84))
+                try await tx.insert(Self.listener("l2", parent: "a1", ports: 90...90))
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<2 {
+                    group.addTask {
+                        try await store.write { tx async throws in
+                            try await tx.remove(.listener, id: "l1")
+                            try await Task.sleep(for: .milliseconds(200))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await store.read { tx async throws in
+                #expect(try await tx.count(.listener, domainID: "d1") == 1)
+                #expect(try await tx.listenerPorts(domainID: "d1", except: nil) == 2)
+            }
+        }
+    }
+
     @Test(arguments: Kind.available) func popsAndTheirReports(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
             let remote = StoredPoP(id: "sin-1", regionID: "ap-southeast-1", secretHash: "ab12", createdAt: "t")
