@@ -149,10 +149,9 @@ extension ControlPlane {
             }
             return state
         }
-        let built = next
-        let snapshot = built.snapshot()
+        let snapshot = next.snapshot()
         self.snapshots.state.withLock { state in
-            if state.revision < built.revision || built.revision < cached.revision { state = built }
+            if state.revision < next.revision || next.revision < cached.revision { state = next }
         }
         return snapshot
     }

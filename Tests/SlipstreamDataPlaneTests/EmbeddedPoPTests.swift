@@ -153,7 +153,8 @@ import Testing
 
     /// An apply changes the sockets of the listeners its delta touches and no others: a listener whose port moved,
     /// one whose accelerator's address changed and one removed; two listeners wanting one address and port are
-    /// not both served (the later one is an error until the first lets go, then it binds on the next apply).
+    /// not both served (the later one is an error until the first lets go, then it binds on the next apply). The
+    /// counters of a removed listener and endpoint leave `/metrics`.
     @Test func anApplyRebindsOnlyTheListenersThatChanged() async throws {
         let first = freePort(span: 3)
         let pop = Self.pop()
@@ -165,7 +166,9 @@ import Testing
         var snapshot = ConfigSnapshot(
             revision: 1,
             accelerators: [.init(id: "acc-a", addresses: [one]), .init(id: "acc-b", addresses: [two])],
-            listeners: [listener("lis-a", "acc-a", first), listener("lis-b", "acc-b", first)]
+            listeners: [listener("lis-a", "acc-a", first), listener("lis-b", "acc-b", first)],
+            endpointGroups: [.init(id: "grp-a", listenerID: "lis-a", regionID: "local", trafficDialPercentage: 100)],
+            endpoints: [.init(id: "ep-a", groupID: "grp-a", address: "127.0.0.1", weight: 1)]
         )
         #expect(await pop.apply(snapshot).errors.isEmpty)
         #expect(await pop.boundSockets == ["\(one):\(first)/TCP", "\(two):\(first)/TCP"])
@@ -192,10 +195,15 @@ import Testing
         #expect(clash.errors.first?.message.contains("listener lis-a is bound to it") == true, "\(clash.errors)")
         #expect(await pop.boundSockets == ["\(one):\(first + 1)/TCP", "127.11.47.3:\(first)/TCP"])
 
+        #expect(pop.metrics.render().contains(#"listener_id="lis-a""#) && pop.metrics.render().contains(#"endpoint_id="ep-a""#))
         snapshot.revision = 5
         snapshot.listeners.removeFirst()
         snapshot.accelerators.removeFirst()
+        snapshot.endpointGroups = []
+        snapshot.endpoints = []
         #expect(await pop.apply(snapshot).errors.isEmpty)
+        let metrics = pop.metrics.render()
+        #expect(metrics.contains(#"listener_id="lis-b""#) && !metrics.contains("lis-a") && !metrics.contains("ep-a"))
         #expect(await pop.boundSockets == ["\(one):\(first + 1)/TCP", "127.11.47.3:\(first)/TCP"])
         #expect(await pop.report().appliedRevision == 5)
         await pop.shutdown()

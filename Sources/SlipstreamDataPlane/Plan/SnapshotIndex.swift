@@ -44,57 +44,56 @@ struct SnapshotIndex: Equatable {
     /// changed as well as one that gains it.
     mutating func apply(_ delta: ConfigDelta) -> Changes {
         var changes = Changes()
-        self.touchOld(delta, &changes)
-        for id in delta.accelerators.removed { self.accelerators[id] = nil }
-        for accelerator in delta.accelerators.upserted { self.accelerators[accelerator.id] = accelerator }
-        for id in delta.listeners.removed {
-            if let old = self.listeners.removeValue(forKey: id) {
-                Self.unlink(id, from: old.acceleratorID, in: &self.listenersByAccelerator)
-                changes.removedListeners.insert(id)
-            }
-        }
-        for listener in delta.listeners.upserted {
-            if let old = self.listeners.updateValue(listener, forKey: listener.id) {
-                Self.unlink(listener.id, from: old.acceleratorID, in: &self.listenersByAccelerator)
-            }
-            self.listenersByAccelerator[listener.acceleratorID, default: []].insert(listener.id)
-        }
-        for id in delta.endpointGroups.removed {
-            if let old = self.groups.removeValue(forKey: id) { Self.unlink(id, from: old.listenerID, in: &self.groupsByListener) }
-        }
-        for group in delta.endpointGroups.upserted {
-            if let old = self.groups.updateValue(group, forKey: group.id) {
-                Self.unlink(group.id, from: old.listenerID, in: &self.groupsByListener)
-            }
-            self.groupsByListener[group.listenerID, default: []].insert(group.id)
-        }
-        for id in delta.endpoints.removed {
-            if let old = self.endpoints.removeValue(forKey: id) {
-                Self.unlink(id, from: old.groupID, in: &self.endpointsByGroup)
-                changes.removedEndpoints.insert(id)
-            }
-        }
-        for endpoint in delta.endpoints.upserted {
-            if let old = self.endpoints.updateValue(endpoint, forKey: endpoint.id) {
-                Self.unlink(endpoint.id, from: old.groupID, in: &self.endpointsByGroup)
-            }
-            self.endpointsByGroup[endpoint.groupID, default: []].insert(endpoint.id)
-        }
-        for id in delta.healthChecks.removed { self.healthChecks[id] = nil }
-        for check in delta.healthChecks.upserted { self.healthChecks[check.id] = check }
-        if let controls = delta.accessControls {
-            self.accessControls = Dictionary(controls.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a })
-        }
-        if let sinks = delta.logSinks {
-            self.logSinks = Dictionary(sinks.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a })
-        }
+        let controls = delta.accessControls.map { Dictionary($0.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a }) }
+        let sinks = delta.logSinks.map { Dictionary($0.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a }) }
+        self.touchOld(delta, controls: controls, sinks: sinks, &changes)
+        Self.apply(delta.accelerators, to: &self.accelerators)
+        changes.removedListeners = Self.apply(delta.listeners, to: &self.listeners, linkedBy: \.acceleratorID, in: &self.listenersByAccelerator)
+        Self.apply(delta.endpointGroups, to: &self.groups, linkedBy: \.listenerID, in: &self.groupsByListener)
+        changes.removedEndpoints = Self.apply(delta.endpoints, to: &self.endpoints, linkedBy: \.groupID, in: &self.endpointsByGroup)
+        Self.apply(delta.healthChecks, to: &self.healthChecks)
+        if let controls { self.accessControls = controls }
+        if let sinks { self.logSinks = sinks }
         self.touchNew(delta, &changes)
         return changes
     }
 
+    /// Makes one kind's changes in `entries`, keeping `links` (parent id → ids of its entries) in step; returns the
+    /// ids removed.
+    @discardableResult
+    private static func apply<Entry: SnapshotEntry>(
+        _ changes: ConfigDelta.Changes<Entry>,
+        to entries: inout [String: Entry],
+        linkedBy parent: KeyPath<Entry, String>,
+        in links: inout [String: Set<String>]
+    ) -> Set<String> {
+        var removed: Set<String> = []
+        for id in changes.removed {
+            guard let old = entries.removeValue(forKey: id) else { continue }
+            Self.unlink(id, from: old[keyPath: parent], in: &links)
+            removed.insert(id)
+        }
+        for entry in changes.upserted {
+            if let old = entries.updateValue(entry, forKey: entry.id) { Self.unlink(entry.id, from: old[keyPath: parent], in: &links) }
+            links[entry[keyPath: parent], default: []].insert(entry.id)
+        }
+        return removed
+    }
+
+    /// Makes one kind's changes in `entries`, which no other kind is looked up by.
+    private static func apply<Entry: SnapshotEntry>(_ changes: ConfigDelta.Changes<Entry>, to entries: inout [String: Entry]) {
+        for id in changes.removed { entries[id] = nil }
+        for entry in changes.upserted { entries[entry.id] = entry }
+    }
+
     /// Marks the listeners the changed entries belong to now (before the delta), and the endpoints that stop taking
     /// flows.
-    private func touchOld(_ delta: ConfigDelta, _ changes: inout Changes) {
+    private func touchOld(
+        _ delta: ConfigDelta,
+        controls: [String: ConfigSnapshot.AccessControlConfig]?,
+        sinks: [String: ConfigSnapshot.LogSinkConfig]?,
+        _ changes: inout Changes
+    ) {
         for id in delta.accelerators.removed + delta.accelerators.upserted.map(\.id) {
             changes.listeners.formUnion(self.listenersByAccelerator[id] ?? [])
         }
@@ -115,15 +114,13 @@ struct SnapshotIndex: Equatable {
         for id in delta.healthChecks.removed + delta.healthChecks.upserted.map(\.id) {
             self.touch(group: self.healthChecks[id].flatMap { self.groups[$0.groupID] }, &changes)
         }
-        if let controls = delta.accessControls {
-            let next = Dictionary(controls.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a })
-            for id in Set(next.keys).union(self.accessControls.keys) where next[id] != self.accessControls[id] {
+        if let controls {
+            for id in Set(controls.keys).union(self.accessControls.keys) where controls[id] != self.accessControls[id] {
                 changes.listeners.insert(id)
             }
         }
-        if let sinks = delta.logSinks {
-            let next = Dictionary(sinks.map { ($0.listenerID, $0) }, uniquingKeysWith: { a, _ in a })
-            for id in Set(next.keys).union(self.logSinks.keys) where next[id] != self.logSinks[id] { changes.listeners.insert(id) }
+        if let sinks {
+            for id in Set(sinks.keys).union(self.logSinks.keys) where sinks[id] != self.logSinks[id] { changes.listeners.insert(id) }
         }
     }
 

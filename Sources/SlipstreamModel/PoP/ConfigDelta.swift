@@ -168,12 +168,12 @@ public protocol SnapshotEntry: Codable, Sendable, Equatable {
 
 extension Array where Element: SnapshotEntry {
     /// Whether the entries are in strictly increasing id order, as the control plane builds every snapshot.
-    public var isSortedByID: Bool {
+    var isSortedByID: Bool {
         zip(self, self.dropFirst()).allSatisfy { $0.id < $1.id }
     }
 
     /// The entries in id order: themselves when they already are (the usual case, checked in one pass).
-    public func sortedByID() -> [Element] {
+    func sortedByID() -> [Element] {
         self.isSortedByID ? self : self.sorted { $0.id < $1.id }
     }
 }
