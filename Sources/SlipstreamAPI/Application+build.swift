@@ -43,7 +43,7 @@ public func buildApplication(
             maxFileBytes: configuration.accessLogMaxBytes,
             logger: logger
         )
-        let embedded = EmbeddedPoP(configuration: popConfiguration, metrics: metrics, accessLog: accessLog, logger: logger) { signal.wake() }
+        let embedded = try EmbeddedPoP(configuration: popConfiguration, metrics: metrics, accessLog: accessLog, logger: logger) { signal.wake() }
         services.append(PoPService(pop: embedded))
         pop = embedded
     }

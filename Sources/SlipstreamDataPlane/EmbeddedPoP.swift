@@ -48,15 +48,17 @@ public actor EmbeddedPoP: PoP {
         var description: String { "\(self.address):\(self.port)/\(self.isUDP ? "UDP" : "TCP")" }
     }
 
-    /// One port of one address: a listening socket per event loop, all bound with `SO_REUSEPORT`, so the kernel
-    /// spreads new connections (TCP) and clients (UDP, by address and port) over the loops and each flow stays on
-    /// the loop that received it.
+    /// One port of one address: a listening socket per loop (TCP: per ``FlowLoop``; UDP: per NIO event loop), all
+    /// bound with `SO_REUSEPORT`, so the kernel spreads new connections (TCP) and clients (UDP, by address and port)
+    /// over the loops and each flow stays on the loop that received it.
     private struct Binding {
         var listenerID: String
-        var channels: [any Channel]
+        var channels: [any Channel] = []
+        var sockets: [TCPListenerSocket] = []
 
-        func close() async {
+        func close(_ forwarder: TCPForwarder) async {
             for channel in self.channels { try? await channel.close() }
+            if !self.sockets.isEmpty { await forwarder.close(self.sockets) }
         }
     }
 
@@ -68,7 +70,8 @@ public actor EmbeddedPoP: PoP {
     private let loops: EventLoopIndex
     private let logger: Logger
     private let health = HealthBook()
-    private let flows: FlowTracker
+    /// The TCP flows: their loop threads, listening sockets and draining.
+    private let forwarder: TCPForwarder
     private let checker: HealthChecker
     private let udpProcessSessions = ManagedAtomic<Int>(0)
     private var runtimes: [String: ListenerRuntime] = [:]
@@ -94,6 +97,7 @@ public actor EmbeddedPoP: PoP {
     private var stopped = false
 
     /// - Parameter onHealthChange: called when an endpoint's health changes, so the owner can report it.
+    /// - Throws: ``SocketError`` when the TCP flow loops cannot start (no epoll set or eventfd).
     public init(
         configuration: PoPConfiguration,
         metrics: MetricsRegistry,
@@ -101,13 +105,13 @@ public actor EmbeddedPoP: PoP {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger,
         onHealthChange: @escaping @Sendable () -> Void = {}
-    ) {
+    ) throws {
         self.configuration = configuration
         self.metrics = metrics
         self.accessLog = accessLog
         self.group = group
         self.loops = EventLoopIndex(group)
-        self.flows = FlowTracker(loops: self.loops)
+        self.forwarder = try TCPForwarder(count: self.loops.count, logger: logger)
         self.logger = logger
         // A health change recompiles the plans of the listeners that endpoint serves, then tells the owner.
         let changed = ChangeRelay()
@@ -150,7 +154,7 @@ public actor EmbeddedPoP: PoP {
         errors.sort { ($0.kind.rawValue, $0.id) < ($1.kind.rawValue, $1.id) }
         // Endpoints that left the configuration or dropped to weight 0 get no new flows (their plans no longer
         // list them); their open flows may finish until the drain timeout.
-        for id in changes.leavingEndpoints { self.flows.drain(endpointID: id, after: self.configuration.drainTimeout) }
+        for id in changes.leavingEndpoints { self.forwarder.drain(endpointID: id, after: self.configuration.drainTimeout) }
         if self.dnsRefresh == nil { self.startDNSRefresh() }
         self.metrics.forget(listeners: changes.removedListeners, endpoints: changes.removedEndpoints)
         self.metrics.setApplied(revision: snapshot.revision, errors: errors)
@@ -183,17 +187,17 @@ public actor EmbeddedPoP: PoP {
     public func shutdown() async {
         self.stopped = true
         self.dnsRefresh?.cancel()
-        for binding in self.bindings.values { await binding.close() }
+        for binding in self.bindings.values { await binding.close(self.forwarder) }
         self.bindings.removeAll()
         self.boundKeys.removeAll()
         await self.checker.stop()
-        self.logger.info("PoP stopped accepting; draining", metadata: ["open_flows": "\(self.flows.count)"])
+        self.logger.info("PoP stopped accepting; draining", metadata: ["open_flows": "\(self.forwarder.openFlows)"])
         let deadline = ContinuousClock.now + .nanoseconds(self.configuration.drainTimeout.nanoseconds)
-        while self.flows.count > 0 && ContinuousClock.now < deadline {
+        while self.forwarder.openFlows > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
-        self.logger.info("PoP drained", metadata: ["closing_flows": "\(self.flows.count)"])
-        self.flows.closeAll()
+        self.logger.info("PoP drained", metadata: ["closing_flows": "\(self.forwarder.openFlows)"])
+        await self.forwarder.stop()
     }
 
     /// Compiles the plans of `listenerIDs` from the index, the current health and resolved names, and swaps each
@@ -353,7 +357,7 @@ public actor EmbeddedPoP: PoP {
                     break
                 }
                 do {
-                    self.bindings[key] = Binding(listenerID: id, channels: try await self.bind(key, runtime: runtime))
+                    self.bindings[key] = try await self.bind(key, runtime: runtime, listenerID: id)
                     self.boundKeys[id, default: []].insert(key)
                 } catch {
                     failures[id] = "cannot bind \(key): \(error)"
@@ -389,66 +393,55 @@ public actor EmbeddedPoP: PoP {
 
     private func unbind(_ key: BindingKey) async {
         guard let binding = self.bindings.removeValue(forKey: key) else { return }
-        await binding.close()
+        await binding.close(self.forwarder)
         self.boundKeys[binding.listenerID]?.remove(key)
         if self.boundKeys[binding.listenerID]?.isEmpty == true { self.boundKeys[binding.listenerID] = nil }
     }
 
-    /// Binds `key` once per event loop with `SO_REUSEPORT`; if any of them fails, the others are closed again.
+    /// Binds `key` once per loop with `SO_REUSEPORT`; if any of them fails, the others are closed again.
     /// - Throws: the bind error (the address or port is taken, no descriptors are left).
-    private func bind(_ key: BindingKey, runtime: ListenerRuntime) async throws -> [any Channel] {
+    private func bind(_ key: BindingKey, runtime: ListenerRuntime, listenerID: String) async throws -> Binding {
+        guard key.isUDP else {
+            let sockets = try self.forwarder.listen(
+                address: key.address,
+                port: key.port,
+                runtime: runtime,
+                accessLog: self.accessLog,
+                connectTimeout: self.configuration.connectTimeout
+            )
+            return Binding(listenerID: listenerID, sockets: sockets)
+        }
         var channels: [any Channel] = []
         do {
             for loop in self.loops.loops {
-                channels.append(try await self.bind(key, runtime: runtime, on: loop))
+                channels.append(try await self.bindUDP(key, runtime: runtime, on: loop))
             }
-            return channels
+            return Binding(listenerID: listenerID, channels: channels)
         } catch {
             for channel in channels { try? await channel.close() }
             throw error
         }
     }
 
-    private func bind(_ key: BindingKey, runtime: ListenerRuntime, on loop: any EventLoop) async throws -> any Channel {
+    private func bindUDP(_ key: BindingKey, runtime: ListenerRuntime, on loop: any EventLoop) async throws -> any Channel {
         let forwarding = ForwardingContext(
             runtime: runtime,
-            flows: self.flows,
             accessLog: self.accessLog,
-            connectTimeout: self.configuration.connectTimeout,
             udp: UDPLimits(
                 idleTimeout: self.configuration.udpIdleTimeout,
                 maxSessionsPerListener: self.configuration.udpMaxSessions,
                 maxSessionsPerProcess: self.configuration.udpMaxSessionsPerProcess,
                 processSessions: self.udpProcessSessions
             ),
-            logger: self.logger,
-            loop: loop
+            logger: self.logger
         )
         let port = key.port
-        if key.isUDP {
-            return try await DatagramBootstrap(group: loop)
-                .channelOption(reusePort, value: 1)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: datagramBufferSize))
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(UDPListenerHandler(forwarding: forwarding, port: port))
-                    }
-                }
-                .bind(host: key.address, port: port)
-                .get()
-        }
-        // Accepted connections stay on the loop that accepted them: no hand-off between threads per connection.
-        return try await ServerBootstrap(group: loop, childGroup: loop)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(reusePort, value: 1)
-            .childChannelInitializer { channel in
-                // Accepted sockets inherit TCP_NODELAY from the listening socket (NIO sets it there). Nothing is
-                // read before an endpoint is connected.
+        return try await DatagramBootstrap(group: loop)
+            .channelOption(reusePort, value: 1)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: datagramBufferSize))
+            .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.syncOptions?.setOption(.autoRead, value: false)
-                    try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
-                    try channel.pipeline.syncOperations.addHandler(TCPConnectHandler(context: forwarding, port: port))
+                    try channel.pipeline.syncOperations.addHandler(UDPListenerHandler(forwarding: forwarding, port: port))
                 }
             }
             .bind(host: key.address, port: port)

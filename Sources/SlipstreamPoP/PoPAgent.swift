@@ -50,14 +50,14 @@ public final class PoPAgent: Service {
     let refusal = Mutex<String?>(nil)
     let logger: Logger
 
-    public init(configuration: PoPAgentConfiguration, pop popConfiguration: PoPConfiguration, metrics: MetricsRegistry, logger: Logger) {
+    public init(configuration: PoPAgentConfiguration, pop popConfiguration: PoPConfiguration, metrics: MetricsRegistry, logger: Logger) throws {
         var popConfiguration = popConfiguration
         popConfiguration.popID = configuration.credential.popID
         popConfiguration.regionID = configuration.credential.regionID
         let accessLog = AccessLogWriter(directory: configuration.stateDirectory + "/logs", logger: logger)
         let wakeup = self.wakeup
         self.configuration = configuration
-        self.pop = EmbeddedPoP(configuration: popConfiguration, metrics: metrics, accessLog: accessLog, logger: logger) { wakeup.wake() }
+        self.pop = try EmbeddedPoP(configuration: popConfiguration, metrics: metrics, accessLog: accessLog, logger: logger) { wakeup.wake() }
         self.file = SnapshotFile(directory: configuration.stateDirectory)
         self.saver = SnapshotSaver(file: self.file, logger: logger)
         self.logger = logger

@@ -225,7 +225,7 @@ struct PoPCommand: AsyncParsableCommand {
         }
         var agentConfiguration = PoPAgentConfiguration(controlPlanes: urls, credential: credential, stateDirectory: self.stateDir)
         agentConfiguration.heartbeatInterval = .seconds(self.heartbeatSeconds)
-        let agent = PoPAgent(
+        let agent = try PoPAgent(
             configuration: agentConfiguration,
             pop: configuration.popConfiguration(popID: credential.popID, regionID: credential.regionID),
             metrics: MetricsRegistry(),

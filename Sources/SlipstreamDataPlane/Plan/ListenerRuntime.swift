@@ -43,6 +43,16 @@ public final class ListenerRuntime: Sendable {
         }
         return self.otherLoops.withLockedValue { plan.choose(client: client, state: $0) }
     }
+
+    /// As ``choose(in:client:on:)``, for the TCP ``FlowLoop`` of `loopIndex`. A listener is either TCP or UDP, so
+    /// the flow loops of a TCP listener and the event loops of a UDP one never share a balancing state.
+    func choose(in plan: ListenerPlan, client: IPAddress?, loopIndex: Int) -> [FlowTarget] {
+        guard plan.isRoutable else { return [] }
+        guard loopIndex < self.balancers.count else {
+            return self.otherLoops.withLockedValue { plan.choose(client: client, state: $0) }
+        }
+        return plan.choose(client: client, state: self.balancers[loopIndex])
+    }
 }
 
 extension IPAddress {
@@ -60,17 +70,5 @@ extension IPAddress {
         default:
             return nil
         }
-    }
-}
-
-extension Channel {
-    /// Closes with a TCP reset instead of a FIN: SO_LINGER on with a zero timeout, then close (the abort of RFC 9293
-    /// §3.10.5). Channels without socket options are closed normally.
-    func abort() {
-        guard let provider = self as? any SocketOptionProvider else {
-            self.close(promise: nil)
-            return
-        }
-        provider.setSoLinger(NIOLinger(l_onoff: 1, l_linger: 0)).whenComplete { _ in self.close(promise: nil) }
     }
 }
