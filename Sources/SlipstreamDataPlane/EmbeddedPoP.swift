@@ -48,17 +48,15 @@ public actor EmbeddedPoP: PoP {
         var description: String { "\(self.address):\(self.port)/\(self.isUDP ? "UDP" : "TCP")" }
     }
 
-    /// One port of one address: a listening socket per loop (TCP: per ``FlowLoop``; UDP: per NIO event loop), all
-    /// bound with `SO_REUSEPORT`, so the kernel spreads new connections (TCP) and clients (UDP, by address and port)
-    /// over the loops and each flow stays on the loop that received it.
+    /// One port of one address: a socket per ``FlowLoop``, all bound with `SO_REUSEPORT`, so the kernel spreads new
+    /// connections (TCP) and clients (UDP, by address and port) over the loops and each flow stays on the loop that
+    /// received it.
     private struct Binding {
         var listenerID: String
-        var channels: [any Channel] = []
-        var sockets: [TCPListenerSocket] = []
+        var sockets: [ListeningSocket]
 
-        func close(_ forwarder: TCPForwarder) async {
-            for channel in self.channels { try? await channel.close() }
-            if !self.sockets.isEmpty { await forwarder.close(self.sockets) }
+        func close(_ forwarder: Forwarder) async {
+            await forwarder.close(self.sockets)
         }
     }
 
@@ -70,8 +68,8 @@ public actor EmbeddedPoP: PoP {
     private let loops: EventLoopIndex
     private let logger: Logger
     private let health = HealthBook()
-    /// The TCP flows: their loop threads, listening sockets and draining.
-    private let forwarder: TCPForwarder
+    /// The flows: their loop threads, sockets and draining.
+    private let forwarder: Forwarder
     private let checker: HealthChecker
     private let udpProcessSessions = ManagedAtomic<Int>(0)
     private var runtimes: [String: ListenerRuntime] = [:]
@@ -111,7 +109,7 @@ public actor EmbeddedPoP: PoP {
         self.accessLog = accessLog
         self.group = group
         self.loops = EventLoopIndex(group)
-        self.forwarder = try TCPForwarder(count: self.loops.count, logger: logger)
+        self.forwarder = try Forwarder(count: self.loops.count, logger: logger)
         self.logger = logger
         // A health change recompiles the plans of the listeners that endpoint serves, then tells the owner.
         let changed = ChangeRelay()
@@ -401,57 +399,30 @@ public actor EmbeddedPoP: PoP {
     /// Binds `key` once per loop with `SO_REUSEPORT`; if any of them fails, the others are closed again.
     /// - Throws: the bind error (the address or port is taken, no descriptors are left).
     private func bind(_ key: BindingKey, runtime: ListenerRuntime, listenerID: String) async throws -> Binding {
-        guard key.isUDP else {
-            let sockets = try self.forwarder.listen(
+        let sockets =
+            key.isUDP
+            ? try self.forwarder.listenUDP(
+                address: key.address,
+                port: key.port,
+                runtime: runtime,
+                accessLog: self.accessLog,
+                limits: UDPLimits(
+                    idleTimeout: self.configuration.udpIdleTimeout,
+                    maxSessionsPerListener: self.configuration.udpMaxSessions,
+                    maxSessionsPerProcess: self.configuration.udpMaxSessionsPerProcess,
+                    processSessions: self.udpProcessSessions
+                )
+            )
+            : try self.forwarder.listenTCP(
                 address: key.address,
                 port: key.port,
                 runtime: runtime,
                 accessLog: self.accessLog,
                 connectTimeout: self.configuration.connectTimeout
             )
-            return Binding(listenerID: listenerID, sockets: sockets)
-        }
-        var channels: [any Channel] = []
-        do {
-            for loop in self.loops.loops {
-                channels.append(try await self.bindUDP(key, runtime: runtime, on: loop))
-            }
-            return Binding(listenerID: listenerID, channels: channels)
-        } catch {
-            for channel in channels { try? await channel.close() }
-            throw error
-        }
-    }
-
-    private func bindUDP(_ key: BindingKey, runtime: ListenerRuntime, on loop: any EventLoop) async throws -> any Channel {
-        let forwarding = ForwardingContext(
-            runtime: runtime,
-            accessLog: self.accessLog,
-            udp: UDPLimits(
-                idleTimeout: self.configuration.udpIdleTimeout,
-                maxSessionsPerListener: self.configuration.udpMaxSessions,
-                maxSessionsPerProcess: self.configuration.udpMaxSessionsPerProcess,
-                processSessions: self.udpProcessSessions
-            ),
-            logger: self.logger
-        )
-        let port = key.port
-        return try await DatagramBootstrap(group: loop)
-            .channelOption(reusePort, value: 1)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: datagramBufferSize))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UDPListenerHandler(forwarding: forwarding, port: port))
-                }
-            }
-            .bind(host: key.address, port: port)
-            .get()
+        return Binding(listenerID: listenerID, sockets: sockets)
     }
 }
-
-/// `SO_REUSEPORT`: several sockets of this process (one per event loop) on one address and port. Linux lets only
-/// sockets of the same user that all set it share a port; a port another program listens on still fails to bind.
-private let reusePort = ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT))
 
 /// Hands health changes from the checker to the PoP, which exists only after the checker is made.
 private final class ChangeRelay: @unchecked Sendable {

@@ -109,6 +109,71 @@ import Testing
         }
     }
 
+    /// A client reset reaches an endpoint that reads nothing and is blocked writing, as it would on a direct
+    /// connection: the proxy does not wait for the bytes it holds towards that endpoint (it never takes them), so
+    /// the flow cannot stay open on a side that is not reading.
+    @Test func aResetReachesAnEndpointThatReadsNothing() async throws {
+        let space = DataPlaneTestSpace(23)
+        let port = space.port
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var one: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.2")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(bound == 0 && listen(listener, 8) == 0)
+        // The endpoint writes until its send fails (or 10 s pass) and never reads. Blocking calls that last for the
+        // whole test run on threads of their own, not on NIO's small thread pool, which the server needs meanwhile.
+        let endpoint = Task {
+            await onOwnThread { () -> Int32 in
+                let fd = accept(listener, nil, nil)
+                guard fd >= 0 else { return -1 }
+                defer { close(fd) }
+                var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                let chunk = [UInt8](repeating: 0x65, count: 65536)
+                while send(fd, chunk, chunk.count, Int32(MSG_NOSIGNAL)) > 0 {}
+                return errno
+            }
+        }
+        try await space.server().run { api in
+            let (proxy, _, _) = try await api.servingListener(port: port)
+            let dialled = await onOwnThread { () -> Int32 in
+                guard let fd = try? BlockingSocket.make(receiveTimeoutSeconds: 10, receiveBuffer: 4096) else { return -1 }
+                guard BlockingSocket.dial(fd, host: proxy, port: port) == 0 else { return errno }
+                // Fill everything towards the endpoint (its receive buffer, the proxy's buffer, this send buffer),
+                // reading nothing of what it sends, then reset.
+                let chunk = [UInt8](repeating: 0x63, count: 65536)
+                var sent = 0
+                while sent < 64 * 1024 * 1024 {
+                    let count = send(fd, chunk, chunk.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                    if count > 0 {
+                        sent += count
+                    } else if errno == EAGAIN {
+                        usleep(200_000)
+                        if send(fd, chunk, chunk.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EAGAIN { break }
+                    } else {
+                        break
+                    }
+                }
+                var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                close(fd)
+                return 0
+            }
+            #expect(dialled == 0, "the client's connect failed with errno \(dialled)")
+            let started = ContinuousClock.now
+            let ending = await endpoint.value
+            #expect(ending == ECONNRESET || ending == EPIPE, "the endpoint's send ended with errno \(ending)")
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+    }
+
     /// A client that half-closes first and reads slowly still gets every byte of a long answer before its end of
     /// stream: the proxy's half-close towards it waits for what is still queued. (When that side's input is already
     /// closed, an output close becomes a full close, which must not drop the queued tail.)
@@ -277,5 +342,12 @@ import Testing
             #expect(try await api.metricsShow(#"slipstream_listener_udp_dropped_datagrams_total{listener_id="\#(first.listenerID)"} 7"#))
             #expect(try await api.metricsShow(#"slipstream_listener_udp_dropped_datagrams_total{listener_id="\#(second.listenerID)"} 3"#))
         }
+    }
+}
+
+/// Runs `body` on a thread of its own and returns its result: for blocking socket calls that last long.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: body()) }
     }
 }

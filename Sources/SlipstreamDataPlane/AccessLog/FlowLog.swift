@@ -23,18 +23,6 @@ final class FlowLog: Sendable {
         self.accelerator = accelerator
     }
 
-    /// A log for a new flow of `forwarding`'s listener, or nil when the listener has no logtank.
-    static func start(
-        _ forwarding: ForwardingContext,
-        plan: ListenerPlan,
-        proto: ListenerProtocol,
-        client: SocketAddress?,
-        accelerator: SocketAddress?
-    ) -> FlowLog? {
-        guard let writer = forwarding.accessLog, let sink = plan.logSink else { return nil }
-        return FlowLog(sink: sink, writer: writer, listenerID: plan.listenerID, proto: proto, client: client, accelerator: accelerator)
-    }
-
     func finish(endpoint: PlannedEndpoint?, end: String) {
         let elapsed = ContinuousClock.now - self.started
         let milliseconds = Int(elapsed.components.seconds * 1000) + Int(elapsed.components.attoseconds / 1_000_000_000_000_000)

@@ -11,9 +11,9 @@ import SlipstreamModel
 ///   that cannot take more stops the other side's reads (backpressure).
 /// - End of input (a FIN) becomes `shutdown(SHUT_WR)` of the other side once the buffered bytes are written: a
 ///   half-close stays a half-close.
-/// - A reset or a failed write on one side (`ECONNRESET`, `EPIPE`) resets the other side after the bytes already
-///   buffered towards it are written (`SO_LINGER` 0, then `close`; RFC 9293 §3.10.5's abort), so a truncated
-///   stream never looks complete.
+/// - A reset or a failed write on one side (`ECONNRESET`, `EPIPE`) resets the other side (`SO_LINGER` 0, then
+///   `close`; RFC 9293 §3.10.5's abort) right after writing what of the bytes buffered towards it its socket takes
+///   now, so a truncated stream never looks complete and a side that reads nothing cannot hold the flow open.
 /// - The flow ends when both directions are shut or one side was reset; then both sockets are closed.
 ///
 /// Touched only on its loop's thread.
@@ -47,8 +47,6 @@ final class TCPFlow: LoopSource {
     /// Client to endpoint, and endpoint to client.
     private var up = Direction()
     private var down = Direction()
-    /// Set once one side failed: the side still standing is reset as soon as the bytes buffered towards it are out.
-    private var abortingTowards: Side?
 
     private enum Side { case client, endpoint }
 
@@ -88,8 +86,12 @@ final class TCPFlow: LoopSource {
         self.loop = loop
     }
 
-    /// The endpoint's id once spliced (for draining).
-    var endpointID: String? { self.endpoint?.id }
+    /// The endpoint the flow is spliced to, or is being dialled (for draining).
+    var endpointID: String? {
+        if let endpoint = self.endpoint { return endpoint.id }
+        if case .connecting(let attempt, _) = self.machine.state { return self.planned(self.targets[attempt]).id }
+        return nil
+    }
 
     // MARK: Before the splice
 
@@ -161,15 +163,7 @@ final class TCPFlow: LoopSource {
             return
         }
         var address = sockaddr_storage()
-        var length = socklen_t(0)
-        base.withSockAddr { pointer, size in
-            withUnsafeMutableBytes(of: &address) { $0.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: size)) }
-            length = socklen_t(size)
-        }
-        // sin_port and sin6_port sit at the same offset.
-        withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port = in_port_t(UInt16(self.listener.port).bigEndian) }
-        }
+        let length = withSocketAddress(base, port: self.listener.port, into: &address)
         let fd = socket(Int32(address.ss_family), Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else {
             self.connectFailed(attempt: attempt, endpoint: endpoint, error: SocketError("socket", errno))
@@ -196,6 +190,7 @@ final class TCPFlow: LoopSource {
 
     private func connectFailed(attempt: Int, endpoint: PlannedEndpoint, error: any Error) {
         endpoint.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
+        self.listener.runtime.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
         self.loop.logger.debug("endpoint connect failed", metadata: ["endpoint_id": "\(endpoint.id)", "error": "\(error)"])
         self.perform(self.machine.connectFailed(attempt: attempt))
     }
@@ -274,10 +269,6 @@ final class TCPFlow: LoopSource {
     func resume() {
         guard !self.ended, self.machine.state == .spliced else { return }
         let endpoint = self.endpointSocket
-        if let side = self.abortingTowards {
-            self.finishAbort(towards: side)
-            return
-        }
         let upOutcome = Self.transfer(
             &self.up,
             from: self.client,
@@ -404,11 +395,10 @@ final class TCPFlow: LoopSource {
         }
     }
 
-    /// `failed` was reset or can no longer be written: nothing more goes to it; the other side gets what is
-    /// buffered towards it, then a reset.
+    /// `failed` was reset or can no longer be written: nothing more goes to it; the other side gets what of the
+    /// bytes buffered towards it its socket takes now, then a reset.
     private func abort(failed: Side) {
         let standing: Side = failed == .client ? .endpoint : .client
-        self.abortingTowards = standing
         // No FIN goes to the standing side before its reset: a FIN would make a truncated stream look complete.
         if failed == .client {
             self.up.finished = true
@@ -424,9 +414,8 @@ final class TCPFlow: LoopSource {
 
     private func finishAbort(towards side: Side) {
         var readable = false
-        let outcome: Outcome
         if side == .endpoint {
-            outcome = Self.transfer(
+            _ = Self.transfer(
                 &self.up,
                 from: self.client,
                 to: self.endpointSocket,
@@ -436,7 +425,7 @@ final class TCPFlow: LoopSource {
                 loop: self.loop
             )
         } else {
-            outcome = Self.transfer(
+            _ = Self.transfer(
                 &self.down,
                 from: self.endpointSocket,
                 to: self.client,
@@ -446,9 +435,8 @@ final class TCPFlow: LoopSource {
                 loop: self.loop
             )
         }
-        let pending = side == .endpoint ? !self.up.isEmpty : !self.down.isEmpty
-        // Wait for the next output edge while bytes remain and the socket takes them.
-        if pending && outcome == .idle { return }
+        // No waiting for the rest: a side that reads nothing would keep the flow open forever (a direct connection
+        // would have passed the reset on at once).
         if side == .endpoint {
             abortSocket(self.endpointSocket)
             self.endpointSocket = -1
@@ -467,11 +455,14 @@ final class TCPFlow: LoopSource {
 
     // MARK: The end
 
-    /// Closes the flow from outside (drain timeout, shutdown): both sockets with a FIN.
+    /// Closes the flow from outside (drain timeout, shutdown): both sockets with a reset, so a transfer cut off
+    /// here does not look complete to either side.
     func close() {
         guard !self.ended else { return }
         self.machine.clientClosed()
-        self.end(resetClient: false)
+        abortSocket(self.endpointSocket)
+        self.endpointSocket = -1
+        self.end(resetClient: true)
     }
 
     private func closeEndpointSocket() {

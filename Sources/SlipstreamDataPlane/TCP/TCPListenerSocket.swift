@@ -2,11 +2,9 @@ import CSlipstreamLinux
 import Glibc
 import NIOCore
 
-/// One listening TCP socket of one port, served by one ``FlowLoop``. The socket is opened and bound on the caller's
-/// thread (so a taken port fails the apply at once) and then handed to its loop, which accepts on it until it is
+/// One listening TCP socket of one listener port, served by one ``FlowLoop``, which accepts on it until it is
 /// removed. Closing it leaves the flows it accepted open.
-final class TCPListenerSocket: LoopSource, @unchecked Sendable {
-    let fd: Int32
+final class TCPListenerSocket: ListeningSocket, @unchecked Sendable {
     let runtime: ListenerRuntime
     /// The listener port: endpoints are dialled on the same port.
     let port: Int
@@ -15,13 +13,11 @@ final class TCPListenerSocket: LoopSource, @unchecked Sendable {
     let accessLog: AccessLogWriter?
     /// Timeout of one endpoint connect attempt, in nanoseconds.
     let connectTimeout: Int64
-    private weak var loop: FlowLoop?
     /// Accepting is paused after the process ran out of descriptors; resumed after `backoff` nanoseconds, doubled
     /// at each failure up to 1 s (as NIO's `AcceptBackoffHandler`), reset by an accept that works.
     private var paused = false
     private var backoff: Int64 = 0
 
-    private static let events = EPOLLIN.rawValue
     /// Connections taken per readiness event before other sockets get their turn (the socket stays readable, so
     /// epoll reports it again).
     private static let acceptsPerEvent = 32
@@ -29,50 +25,24 @@ final class TCPListenerSocket: LoopSource, @unchecked Sendable {
     /// Opens a listening socket on `address`:`port` with `SO_REUSEADDR`, `SO_REUSEPORT` (one socket per loop of this
     /// process) and `TCP_NODELAY` (accepted sockets inherit it), non-blocking, with a backlog of 1024.
     /// - Throws: ``SocketError`` (the address is not local, the port is taken, no descriptors are left).
-    init(
-        address: String,
-        port: Int,
-        runtime: ListenerRuntime,
-        accessLog: AccessLogWriter?,
-        connectTimeout: TimeAmount
-    ) throws {
+    init(address: String, port: Int, runtime: ListenerRuntime, accessLog: AccessLogWriter?, connectTimeout: TimeAmount) throws {
         let socketAddress = try SocketAddress(ipAddress: address, port: port)
-        let fd = socket(Int32(socketAddress.protocol.rawValue), Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SocketError("socket", errno) }
-        do {
+        let fd = try openSocket(socketAddress, type: SOCK_STREAM) { fd in
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
             try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1)
             try setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
-            let bound = socketAddress.withSockAddr { bind(fd, $0, socklen_t($1)) }
-            guard bound == 0 else { throw SocketError("bind", errno) }
-            guard listen(fd, 1024) == 0 else { throw SocketError("listen", errno) }
-        } catch {
-            close(fd)
-            throw error
         }
-        self.fd = fd
+        guard listen(fd, 1024) == 0 else {
+            let code = errno
+            close(fd)
+            throw SocketError("listen", code)
+        }
         self.runtime = runtime
         self.port = port
         self.acceleratorAddress = socketAddress
         self.accessLog = accessLog
         self.connectTimeout = connectTimeout.nanoseconds
-    }
-
-    /// On the loop: starts accepting.
-    func attach(to loop: FlowLoop) {
-        self.loop = loop
-        do {
-            try loop.register(self.fd, events: Self.events, source: self, tag: 0)
-        } catch {
-            loop.logger.error("cannot watch a listening socket", metadata: ["error": "\(error)", "port": "\(self.port)"])
-        }
-    }
-
-    /// On the loop: stops accepting and closes the socket.
-    func detach() {
-        self.loop?.unregister(self.fd)
-        close(self.fd)
-        self.loop = nil
+        super.init(fd: fd)
     }
 
     override func handle(events: UInt32, tag: Int) {
@@ -118,14 +88,7 @@ final class TCPListenerSocket: LoopSource, @unchecked Sendable {
         loop.schedule(at: loop.now + self.backoff) { [weak self] in
             guard let self, self.paused, let loop = self.loop else { return }
             self.paused = false
-            loop.modify(self.fd, events: Self.events, source: self, tag: 0)
+            loop.modify(self.fd, events: EPOLLIN.rawValue, source: self, tag: 0)
         }
     }
-}
-
-/// Sets an integer socket option.
-/// - Throws: ``SocketError`` from `setsockopt`.
-func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws {
-    var value = value
-    guard setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else { throw SocketError("setsockopt", errno) }
 }

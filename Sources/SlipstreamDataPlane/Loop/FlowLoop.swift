@@ -14,8 +14,9 @@ class LoopSource {
 
 /// One forwarding thread with its own epoll set: it accepts TCP connections on its listening sockets (one per
 /// port per loop, `SO_REUSEPORT`), dials endpoints and splices bytes between the two sockets of each flow with
-/// `read(2)`/`write(2)`, all on this thread. Nothing of a flow is shared with another thread except the listener's
-/// plan (one atomic load per new flow) and the counters.
+/// `read(2)`/`write(2)`, and carries the datagrams of its UDP sockets and their sessions, all on this thread.
+/// Nothing of a flow is shared with another thread except the listener's plan (one atomic load per new flow or
+/// session) and the counters.
 ///
 /// Sockets of flows are registered edge-triggered for input, output and peer half-close once, for their whole life
 /// (no `epoll_ctl` per read or write); the flow remembers which side is readable or writable until a read or write
@@ -24,8 +25,8 @@ class LoopSource {
 /// Other threads talk to a loop only through ``submit(_:)``: a command queue under a lock and an `eventfd` wake-up.
 final class FlowLoop: @unchecked Sendable {
     enum Command {
-        case addListener(TCPListenerSocket)
-        case removeListener(TCPListenerSocket, done: @Sendable () -> Void)
+        case addListener(ListeningSocket)
+        case removeListener(ListeningSocket, done: @Sendable () -> Void)
         /// Close the spliced flows of an endpoint that are open now, once `afterNanoseconds` have passed.
         case drain(endpointID: String, afterNanoseconds: Int64)
         /// Close every flow (of one endpoint, when given) now.
@@ -46,7 +47,7 @@ final class FlowLoop: @unchecked Sendable {
     private(set) var now: Int64 = 0
     private var flows: [UInt64: TCPFlow] = [:]
     private var nextFlowID: UInt64 = 0
-    private var listeners: [ObjectIdentifier: TCPListenerSocket] = [:]
+    private var listeners: [ObjectIdentifier: ListeningSocket] = [:]
     /// Flows whose last turn stopped at its read budget while bytes were still waiting: they run again next turn.
     private var again: [TCPFlow] = []
     /// Sources that finished during this turn, kept alive until its events are all handled (a later event of the
@@ -57,6 +58,7 @@ final class FlowLoop: @unchecked Sendable {
     private var timers = Heap<Timer>()
     private var timerSequence = 0
     private var buffers: [UnsafeMutableRawBufferPointer] = []
+    private var datagramStorage: UnsafeMutableRawBufferPointer?
     private var stopping = false
 
     /// Bytes one flow moves per read (per direction); a flow holds a buffer only while bytes are in it.
@@ -180,6 +182,8 @@ final class FlowLoop: @unchecked Sendable {
         self.graveyard.removeAll()
         for buffer in self.buffers { buffer.deallocate() }
         self.buffers.removeAll()
+        self.datagramStorage?.deallocate()
+        self.datagramStorage = nil
         self.stopped?()
     }
 
@@ -222,6 +226,11 @@ final class FlowLoop: @unchecked Sendable {
         if self.flows.removeValue(forKey: flow.id) != nil { self.graveyard.append(flow) }
     }
 
+    /// Keeps `source`, whose descriptors were just closed, alive until the end of this turn.
+    func retire(_ source: LoopSource) {
+        self.graveyard.append(source)
+    }
+
     /// `flow` stopped at its budget with bytes still waiting; it continues next turn.
     func runAgain(_ flow: TCPFlow) {
         self.again.append(flow)
@@ -258,6 +267,15 @@ final class FlowLoop: @unchecked Sendable {
     }
 
     // MARK: Buffers
+
+    /// Where this loop's UDP sockets receive (``datagramBufferSize`` bytes): a datagram is sent on before the next
+    /// one is read.
+    var datagramBuffer: UnsafeMutableRawBufferPointer {
+        if let buffer = self.datagramStorage { return buffer }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: datagramBufferSize, alignment: 16)
+        self.datagramStorage = buffer
+        return buffer
+    }
 
     func takeBuffer() -> UnsafeMutableRawBufferPointer {
         self.buffers.popLast() ?? .allocate(byteCount: Self.bufferSize, alignment: 16)

@@ -1,0 +1,340 @@
+import Atomics
+import CSlipstreamLinux
+import Glibc
+import NIOCore
+import SlipstreamModel
+
+/// Every datagram socket of the data plane reads into buffers of this size, so any IPv4 datagram (at most
+/// 65,507 bytes of payload) and any IPv6 datagram without jumbo options arrives whole.
+let datagramBufferSize = 65_536
+
+/// One UDP socket of one listener port on one ``FlowLoop``, with the sessions of the clients it received from:
+/// each client address gets a session with its own connected socket to the chosen endpoint; replies go back to the
+/// client from this socket (the accelerator's address and port).
+///
+/// A session ends after the idle timeout, when its endpoint socket fails (an ICMP error such as port unreachable
+/// arrives as an error on a connected UDP socket, or a send fails; the client's next datagram opens a fresh
+/// session), or when the listener closes. Sessions are budgeted per listener and per process; a datagram that
+/// would need a session beyond either budget is dropped and counted, as is one that is larger than
+/// ``datagramBufferSize`` (never truncated).
+///
+/// Touched only on its loop's thread, after it is handed over.
+final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
+    let runtime: ListenerRuntime
+    /// The listener port: endpoints get datagrams on the same port.
+    let port: Int
+    let acceleratorAddress: SocketAddress?
+    let accessLog: AccessLogWriter?
+    let limits: UDPLimits
+    private var sessions: [UDPClientKey: UDPSession] = [:]
+    private var attached = false
+
+    /// Datagrams taken per readiness event before other sockets get their turn (the socket stays readable, so
+    /// epoll reports it again).
+    private static let datagramsPerEvent = 32
+
+    /// Opens a UDP socket on `address`:`port` with `SO_REUSEPORT` (one socket per loop of this process),
+    /// non-blocking.
+    /// - Throws: ``SocketError`` (the address is not local, the port is taken, no descriptors are left).
+    init(address: String, port: Int, runtime: ListenerRuntime, accessLog: AccessLogWriter?, limits: UDPLimits) throws {
+        let socketAddress = try SocketAddress(ipAddress: address, port: port)
+        let fd = try openSocket(socketAddress, type: SOCK_DGRAM) { fd in
+            try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1)
+        }
+        self.runtime = runtime
+        self.port = port
+        self.acceleratorAddress = socketAddress
+        self.accessLog = accessLog
+        self.limits = limits
+        super.init(fd: fd)
+    }
+
+    override func attach(to loop: FlowLoop) {
+        super.attach(to: loop)
+        self.attached = true
+        self.scheduleSweep(loop)
+    }
+
+    override func detach() {
+        self.attached = false
+        for session in Array(self.sessions.values) { session.end(reason: "shutdown") }
+        self.sessions.removeAll()
+        super.detach()
+    }
+
+    override func handle(events: UInt32, tag: Int) {
+        guard let loop = self.loop else { return }
+        let buffer = loop.datagramBuffer
+        for _ in 0..<Self.datagramsPerEvent {
+            var client = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            // MSG_TRUNC: the length returned is the datagram's, even when it is longer than the buffer.
+            let count = withUnsafeMutablePointer(to: &client) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(self.fd, buffer.baseAddress, buffer.count, Int32(MSG_TRUNC), $0, &length)
+                }
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            guard count <= buffer.count else {
+                self.runtime.stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
+                continue
+            }
+            self.received(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), from: client, loop: loop)
+        }
+    }
+
+    private func received(_ datagram: UnsafeRawBufferPointer, from client: sockaddr_storage, loop: FlowLoop) {
+        guard let key = UDPClientKey(client) else { return }
+        if let session = self.sessions[key] {
+            session.send(datagram)
+            return
+        }
+        let runtime = self.runtime
+        let stats = runtime.stats
+        let plan = runtime.current
+        let clientIP = key.address
+        let admission = UDPSessionAdmission.decide(
+            admitted: plan.admits(clientIP),
+            routable: plan.isRoutable,
+            listenerSessions: runtime.udpSessions.load(ordering: .relaxed),
+            maxPerListener: self.limits.maxSessionsPerListener,
+            processSessions: self.limits.processSessions.load(ordering: .relaxed),
+            maxPerProcess: self.limits.maxSessionsPerProcess
+        )
+        switch admission {
+        case .open:
+            break
+        case .denied:
+            stats.denied.wrappingIncrement(ordering: .relaxed)
+            return
+        case .noEndpoint:
+            stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
+            stats.refused.wrappingIncrement(ordering: .relaxed)
+            self.flowLog(plan: plan, client: client)?.finish(endpoint: nil, end: FlowRefusal.noEndpoint.rawValue)
+            return
+        case .listenerBudget, .processBudget:
+            stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
+            stats.refused.wrappingIncrement(ordering: .relaxed)
+            return
+        }
+        let targets = runtime.choose(in: plan, client: clientIP, loopIndex: loop.index)
+        guard let target = targets.first, let address = plan.groups[target.group].endpoints[target.endpoint].address else {
+            stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
+            stats.refused.wrappingIncrement(ordering: .relaxed)
+            return
+        }
+        let endpoint = plan.groups[target.group].endpoints[target.endpoint]
+        let fd: Int32
+        do {
+            fd = try connectedDatagramSocket(to: address, port: self.port)
+        } catch {
+            endpoint.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
+            stats.connectFailures.wrappingIncrement(ordering: .relaxed)
+            stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
+            stats.refused.wrappingIncrement(ordering: .relaxed)
+            loop.logger.debug("endpoint socket failed", metadata: ["endpoint_id": "\(endpoint.id)", "error": "\(error)"])
+            return
+        }
+        let session = UDPSession(
+            fd: fd,
+            key: key,
+            client: client,
+            endpoint: endpoint,
+            listener: self,
+            log: self.flowLog(plan: plan, client: client),
+            now: loop.now
+        )
+        do {
+            try loop.register(fd, events: EPOLLIN.rawValue, source: session, tag: 0)
+        } catch {
+            close(fd)
+            stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
+            return
+        }
+        self.sessions[key] = session
+        runtime.udpSessions.wrappingIncrement(ordering: .relaxed)
+        self.limits.processSessions.wrappingIncrement(ordering: .relaxed)
+        stats.opened()
+        endpoint.stats.opened()
+        session.send(datagram)
+    }
+
+    private func flowLog(plan: ListenerPlan, client: sockaddr_storage) -> FlowLog? {
+        guard let writer = self.accessLog, let sink = plan.logSink else { return nil }
+        return FlowLog(
+            sink: sink,
+            writer: writer,
+            listenerID: plan.listenerID,
+            proto: .udp,
+            client: SocketAddress(client),
+            accelerator: self.acceleratorAddress
+        )
+    }
+
+    /// `session` ended: settles the counts it held.
+    func ended(_ session: UDPSession) {
+        if self.sessions[session.key] === session { self.sessions[session.key] = nil }
+        self.runtime.stats.closed()
+        self.runtime.udpSessions.wrappingDecrement(ordering: .relaxed)
+        self.limits.processSessions.wrappingDecrement(ordering: .relaxed)
+        self.loop?.retire(session)
+    }
+
+    /// Ends sessions idle for the idle timeout, every quarter of it (at least every 100 ms).
+    private func scheduleSweep(_ loop: FlowLoop) {
+        let idle = self.limits.idleTimeout.nanoseconds
+        let interval = max(idle / 4, 100_000_000)
+        loop.schedule(at: loop.now + interval) { [weak self] in
+            guard let self, self.attached, let loop = self.loop else { return }
+            let cutoff = loop.now - idle
+            for session in Array(self.sessions.values) where session.lastActivity < cutoff { session.end(reason: "idle_timeout") }
+            self.scheduleSweep(loop)
+        }
+    }
+}
+
+/// A client of a UDP listener: its address and port.
+struct UDPClientKey: Hashable {
+    var address: IPAddress
+    var port: UInt16
+
+    init?(_ storage: sockaddr_storage) {
+        guard let address = IPAddress(storage) else { return nil }
+        var storage = storage
+        // sin_port and sin6_port sit at the same offset.
+        self.port = UInt16(bigEndian: withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in.self).sin_port })
+        self.address = address
+    }
+}
+
+/// One client's UDP session: a socket connected to its endpoint, registered with the listener's loop.
+final class UDPSession: LoopSource {
+    let key: UDPClientKey
+    private let fd: Int32
+    private var client: sockaddr_storage
+    private let endpoint: PlannedEndpoint
+    private unowned let listener: UDPListenerSocket
+    private var log: FlowLog?
+    /// The loop's clock at the last datagram either way that was carried.
+    private(set) var lastActivity: Int64
+    private var ended = false
+
+    /// Replies taken per readiness event before other sockets get their turn.
+    private static let repliesPerEvent = 32
+
+    init(
+        fd: Int32,
+        key: UDPClientKey,
+        client: sockaddr_storage,
+        endpoint: PlannedEndpoint,
+        listener: UDPListenerSocket,
+        log: FlowLog?,
+        now: Int64
+    ) {
+        self.fd = fd
+        self.key = key
+        self.client = client
+        self.endpoint = endpoint
+        self.listener = listener
+        self.log = log
+        self.lastActivity = now
+    }
+
+    /// Sends a client's datagram to the endpoint. A send that fails for an error of the socket (an ICMP error of
+    /// an earlier datagram) ends the session; one that finds the socket's buffer full drops the datagram.
+    func send(_ datagram: UnsafeRawBufferPointer) {
+        guard !self.ended else { return }
+        let sent = Glibc.send(self.fd, datagram.baseAddress, datagram.count, 0)
+        guard sent >= 0 else {
+            let code = errno
+            if code == EAGAIN || code == EWOULDBLOCK || code == ENOBUFS {
+                self.listener.runtime.stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
+            } else {
+                self.fail()
+            }
+            return
+        }
+        self.lastActivity = self.listener.loop?.now ?? self.lastActivity
+        let bytes = datagram.count
+        self.endpoint.stats.bytesIn.wrappingIncrement(by: bytes, ordering: .relaxed)
+        self.listener.runtime.stats.bytesIn.wrappingIncrement(by: bytes, ordering: .relaxed)
+        self.log?.bytesIn.wrappingIncrement(by: bytes, ordering: .relaxed)
+    }
+
+    /// Replies from the endpoint: each goes to the client from the listener's socket.
+    override func handle(events: UInt32, tag: Int) {
+        guard !self.ended, let loop = self.listener.loop else { return }
+        let buffer = loop.datagramBuffer
+        for _ in 0..<Self.repliesPerEvent {
+            let count = recv(self.fd, buffer.baseAddress, buffer.count, Int32(MSG_TRUNC))
+            if count < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                if code != EAGAIN && code != EWOULDBLOCK { self.fail() }
+                return
+            }
+            guard count <= buffer.count else {
+                self.listener.runtime.stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
+                continue
+            }
+            let length = socklen_t(self.client.ss_family == sa_family_t(AF_INET6) ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+            let sent = withUnsafePointer(to: &self.client) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(self.listener.fd, buffer.baseAddress, count, 0, $0, length) }
+            }
+            guard sent >= 0 else {
+                self.listener.runtime.stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
+                continue
+            }
+            self.lastActivity = loop.now
+            self.listener.runtime.stats.bytesOut.wrappingIncrement(by: count, ordering: .relaxed)
+            self.endpoint.stats.bytesOut.wrappingIncrement(by: count, ordering: .relaxed)
+            self.log?.bytesOut.wrappingIncrement(by: count, ordering: .relaxed)
+        }
+    }
+
+    /// The endpoint socket failed: end the session now, so the client's next datagram opens a fresh one instead of
+    /// feeding a dead socket until the idle timeout.
+    private func fail() {
+        self.listener.runtime.stats.sessionErrors.wrappingIncrement(ordering: .relaxed)
+        self.end(reason: "endpoint_error")
+    }
+
+    func end(reason: String) {
+        guard !self.ended else { return }
+        self.ended = true
+        close(self.fd)
+        self.endpoint.stats.closed()
+        self.log?.finish(endpoint: self.endpoint, end: reason)
+        self.log = nil
+        self.listener.ended(self)
+    }
+}
+
+/// A non-blocking UDP socket connected to `address` at `port`.
+/// - Throws: ``SocketError`` from `socket` or `connect`.
+private func connectedDatagramSocket(to address: SocketAddress, port: Int) throws -> Int32 {
+    var storage = sockaddr_storage()
+    let length = withSocketAddress(address, port: port, into: &storage)
+    let fd = socket(Int32(storage.ss_family), Int32(SOCK_DGRAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw SocketError("socket", errno) }
+    let result = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) } }
+    guard result == 0 else {
+        let code = errno
+        close(fd)
+        throw SocketError("connect", code)
+    }
+    return fd
+}
+
+/// Bounds on UDP sessions. Each session holds one socket (a descriptor) and a table entry.
+struct UDPLimits: Sendable {
+    var idleTimeout: TimeAmount
+    /// Sessions per listener, over all its sockets.
+    var maxSessionsPerListener: Int
+    /// Sessions of the whole process; shared by every listener through `processSessions`.
+    var maxSessionsPerProcess: Int
+    let processSessions: ManagedAtomic<Int>
+}
