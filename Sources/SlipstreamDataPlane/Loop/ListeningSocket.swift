@@ -7,8 +7,9 @@ import NIOCore
 /// removed.
 class ListeningSocket: LoopSource, @unchecked Sendable {
     let fd: Int32
-    /// The loop serving the socket, once attached.
-    private(set) weak var loop: FlowLoop?
+    /// The loop serving the socket, from ``attach(to:)`` to ``detach()`` (a strong reference: the loop holds the
+    /// socket as long, and a weak one would cost a side-table load on every datagram).
+    private(set) var loop: FlowLoop?
 
     init(fd: Int32) {
         self.fd = fd

@@ -22,7 +22,9 @@ final class TCPFlow: LoopSource {
     private let client: Int32
     private var endpointSocket: Int32 = -1
     private let listener: TCPListenerSocket
-    private unowned let loop: FlowLoop
+    /// The loop outlives its flows (it keeps each one until the end of the turn it finished in), so the reference
+    /// needs no reference counting.
+    private unowned(unsafe) let loop: FlowLoop
     private var machine = TCPFlowStateMachine()
     private var plan: ListenerPlan?
     private var targets: [FlowTarget] = []

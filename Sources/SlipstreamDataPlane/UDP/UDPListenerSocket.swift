@@ -216,7 +216,8 @@ final class UDPSession: LoopSource {
     private let fd: Int32
     private var client: sockaddr_storage
     private let endpoint: PlannedEndpoint
-    private unowned let listener: UDPListenerSocket
+    /// Sessions end before their listener is detached, and the loop keeps both until the end of that turn.
+    private unowned(unsafe) let listener: UDPListenerSocket
     private var log: FlowLog?
     /// The loop's clock at the last datagram either way that was carried.
     private(set) var lastActivity: Int64
