@@ -17,7 +17,8 @@ public struct PoPConfiguration: Sendable {
     public var regionID: String
     /// Timeout of one backend connect attempt.
     public var connectTimeout = TimeAmount.seconds(2)
-    /// How long flows of a removed (or weight-0) endpoint, and all flows at shutdown, may take to finish.
+    /// How long flows (TCP connections, UDP sessions) of a removed (or weight-0) endpoint, and all TCP flows at
+    /// shutdown, may take to finish.
     public var drainTimeout = TimeAmount.seconds(30)
     /// A UDP session ends after this long without traffic either way.
     public var udpIdleTimeout = TimeAmount.seconds(60)

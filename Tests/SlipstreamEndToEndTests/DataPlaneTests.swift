@@ -233,6 +233,34 @@ import Testing
         }
     }
 
+    /// A UDP session on an endpoint that is removed ends after the drain timeout, even while its client keeps
+    /// sending: the same client socket's next datagram opens a session on an endpoint that is still there.
+    @Test func udpSessionsOfARemovedEndpointMoveAfterTheDrainTimeout() async throws {
+        let space = DataPlaneTestSpace(24)
+        let a = try await EchoBackend(host: "127.0.0.2", port: space.port)
+        let b = try await EchoBackend(host: "127.0.0.3", port: space.port)
+        defer { Task { for backend in [a, b] { try? await backend.stop() } } }
+        try await space.server { $0.drainTimeoutSeconds = 1 }.run { api in
+            let (address, listener, group) = try await api.acceleratorWithListener(port: space.port, protocol: "UDP")
+            let first = try await api.addEndpoint(groupID: group, ip: "127.0.0.2")
+            try await api.waitActive([("/v1/listeners/\(listener)", "listener")])
+            try await api.waitEndpointsActive(group)
+            let client = try await DatagramClient.open()
+            defer { client.close() }
+            let target = try SocketAddress(ipAddress: address, port: space.port)
+            func reply() async throws -> String? {
+                try await client.roundTrip(ByteBuffer(string: "ping"), to: target).map { String(buffer: $0) }
+            }
+            #expect(try await reply() == "127.0.0.2:ping")
+            _ = try await api.addEndpoint(groupID: group, ip: "127.0.0.3")
+            try await api.waitEndpointsActive(group)
+            #expect(try await api.call(.delete, "/v1/endpoint-groups/\(group)/endpoints/\(first)").status == 204)
+            try await api.waitForGone("/v1/endpoint-groups/\(group)/endpoints/\(first)", "endpoint")
+            // Traffic every 20 ms keeps the session from going idle; the drain timeout (1 s) ends it all the same.
+            #expect(try await eventually(timeout: .seconds(5)) { try await reply() == "127.0.0.3:ping" })
+        }
+    }
+
     @Test func clientsThatCloseAtOnceOrSendEarlyAreServedAndCleanedUp() async throws {
         let space = DataPlaneTestSpace(9)
         let backend = try await EchoBackend(host: "127.0.0.2", port: space.port)

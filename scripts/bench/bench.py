@@ -691,8 +691,8 @@ def report(args, engines, results, meta):
     w("- load average (1/5/15 min): %s before, %s after" % (meta["load_before"], meta["load_after"]))
     w("- command: `%s`" % meta["command"])
     w("- settings: %ds per run, %d run(s) per cell (median shown), wrk %d threads × %d connections, UDP up to "
-      "%d round trips of 64 bytes per run; HAProxy nbthread 2, nginx worker_processes 2, Slipstream one NIO "
-      "event loop per core (%d)" % (args.duration, args.repeat, args.threads, args.connections, args.udp_count,
+      "%d round trips of 64 bytes per run; HAProxy nbthread 2, nginx worker_processes 2, Slipstream one flow "
+      "loop per core (%d)" % (args.duration, args.repeat, args.threads, args.connections, args.udp_count,
                                     os.cpu_count()))
     w("- addresses: backends on %s, HAProxy %s, nginx %s, Slipstream %s (allocated from %s)\n" % (
         args.backend_addr, args.haproxy_addr, args.nginx_addr,

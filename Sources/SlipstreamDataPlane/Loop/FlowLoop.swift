@@ -27,7 +27,8 @@ final class FlowLoop: @unchecked Sendable {
     enum Command {
         case addListener(ListeningSocket)
         case removeListener(ListeningSocket, done: @Sendable () -> Void)
-        /// Close the spliced flows of an endpoint that are open now, once `afterNanoseconds` have passed.
+        /// Close the TCP flows and end the UDP sessions of an endpoint that are open now, once `afterNanoseconds`
+        /// have passed.
         case drain(endpointID: String, afterNanoseconds: Int64)
         /// Close every flow (of one endpoint, when given) now.
         case closeAll(endpointID: String?)
@@ -159,6 +160,7 @@ final class FlowLoop: @unchecked Sendable {
                 }
                 done()
             case .drain(let endpointID, let after):
+                for listener in self.listeners.values { listener.drain(endpointID: endpointID, at: self.now + after) }
                 let ids = self.flows.values.filter { $0.endpointID == endpointID }.map(\.id)
                 guard !ids.isEmpty else { continue }
                 self.schedule(at: self.now + after) {

@@ -75,7 +75,8 @@ final class Forwarder: Sendable {
         }
     }
 
-    /// Closes the flows spliced to `endpointID` now that are still open after `timeout`; later flows are not affected.
+    /// Closes the TCP flows of `endpointID` (spliced to it or dialling it) and ends its UDP sessions that are open now
+    /// and still open after `timeout`; later flows are not affected.
     func drain(endpointID: String, after timeout: TimeAmount) {
         for loop in self.loops { loop.submit(.drain(endpointID: endpointID, afterNanoseconds: timeout.nanoseconds)) }
     }

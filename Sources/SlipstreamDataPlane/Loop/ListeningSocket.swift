@@ -25,6 +25,10 @@ class ListeningSocket: LoopSource, @unchecked Sendable {
         }
     }
 
+    /// On the loop: ends the sessions of `endpointID` this socket holds now at `deadline` (monotonic nanoseconds), if
+    /// they are still open then. Sockets without sessions of their own (TCP) have nothing to do.
+    func drain(endpointID: String, at deadline: Int64) {}
+
     /// On the loop (or before it was handed over): stops watching the socket and closes it.
     func detach() {
         self.loop?.unregister(self.fd)

@@ -174,6 +174,16 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
         )
     }
 
+    /// Sessions of an endpoint that left the configuration (or dropped to weight 0) end at `deadline`; the client's
+    /// next datagram then opens a session on an endpoint of the current plan.
+    override func drain(endpointID: String, at deadline: Int64) {
+        let leaving = self.sessions.values.filter { $0.endpointID == endpointID }
+        guard !leaving.isEmpty, let loop = self.loop else { return }
+        loop.schedule(at: deadline) {
+            for session in leaving { session.end(reason: "drained") }
+        }
+    }
+
     /// `session` ended: settles the counts it held.
     func ended(_ session: UDPSession) {
         if self.sessions[session.key] === session { self.sessions[session.key] = nil }
@@ -222,6 +232,8 @@ final class UDPSession: LoopSource {
     /// The loop's clock at the last datagram either way that was carried.
     private(set) var lastActivity: Int64
     private var ended = false
+
+    var endpointID: String { self.endpoint.id }
 
     /// Replies taken per readiness event before other sockets get their turn.
     private static let repliesPerEvent = 32
