@@ -65,10 +65,10 @@ public final class MetricsRegistry: Sendable {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
         }
         let counters: [(String, String, String, (FlowStats) -> Int)] = [
-            ("active_connections", "gauge", "Flows (TCP connections, UDP sessions) open now.", { $0.active.load(ordering: .relaxed) }),
-            ("connections_total", "counter", "Flows opened.", { $0.total.load(ordering: .relaxed) }),
-            ("bytes_in_total", "counter", "Bytes from clients to endpoints.", { $0.bytesIn.load(ordering: .relaxed) }),
-            ("bytes_out_total", "counter", "Bytes from endpoints to clients.", { $0.bytesOut.load(ordering: .relaxed) }),
+            ("active_connections", "gauge", "Flows (TCP connections, UDP sessions) open now.", { $0.active.value }),
+            ("connections_total", "counter", "Flows opened.", { $0.total.value }),
+            ("bytes_in_total", "counter", "Bytes from clients to endpoints.", { $0.bytesIn.value }),
+            ("bytes_out_total", "counter", "Bytes from endpoints to clients.", { $0.bytesOut.value }),
             ("connect_failures_total", "counter", "Backend connects that failed.", { $0.connectFailures.load(ordering: .relaxed) }),
             ("refused_total", "counter", "Flows refused before reaching an endpoint.", { $0.refused.load(ordering: .relaxed) }),
             ("denied_total", "counter", "New flows refused by the listener's IP group.", { $0.denied.load(ordering: .relaxed) }),

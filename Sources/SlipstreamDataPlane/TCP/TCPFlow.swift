@@ -115,7 +115,7 @@ final class TCPFlow: LoopSource {
             )
         }
         if admitted {
-            runtime.stats.opened()
+            runtime.stats.opened(loop: self.loop.index)
             self.counted = true
         }
         self.perform(self.machine.clientConnected(admitted: admitted, targets: self.targets.count))
@@ -206,8 +206,11 @@ final class TCPFlow: LoopSource {
 
     private func connectFinished(attempt: Int, events: UInt32) {
         var error: Int32 = 0
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        getsockopt(self.endpointSocket, SOL_SOCKET, SO_ERROR, &error, &length)
+        // An output edge without an error or hang-up is a completed connect; only the others need the socket's error.
+        if events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 || events & EPOLLOUT.rawValue == 0 {
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(self.endpointSocket, SOL_SOCKET, SO_ERROR, &error, &length)
+        }
         if error == 0 && events & EPOLLOUT.rawValue != 0 {
             self.endpointClosing = events & (EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0
             self.perform(self.machine.connectSucceeded(attempt: attempt))
@@ -220,7 +223,7 @@ final class TCPFlow: LoopSource {
     private func splice(attempt: Int) {
         let endpoint = self.planned(self.targets[attempt])
         self.endpoint = endpoint
-        endpoint.stats.opened()
+        endpoint.stats.opened(loop: self.loop.index)
         self.tracked = true
         self.loop.openFlows.wrappingIncrement(ordering: .relaxed)
         // Whatever the client sent while the endpoint was dialled is in its socket: read it now.
@@ -384,15 +387,15 @@ final class TCPFlow: LoopSource {
         if self.up.unreported > 0 {
             let bytes = self.up.unreported
             self.up.unreported = 0
-            self.listener.runtime.stats.bytesIn.wrappingIncrement(by: bytes, ordering: .relaxed)
-            self.endpoint?.stats.bytesIn.wrappingIncrement(by: bytes, ordering: .relaxed)
+            self.listener.runtime.stats.bytesIn.add(bytes, loop: self.loop.index)
+            self.endpoint?.stats.bytesIn.add(bytes, loop: self.loop.index)
             self.log?.bytesIn.wrappingIncrement(by: bytes, ordering: .relaxed)
         }
         if self.down.unreported > 0 {
             let bytes = self.down.unreported
             self.down.unreported = 0
-            self.listener.runtime.stats.bytesOut.wrappingIncrement(by: bytes, ordering: .relaxed)
-            self.endpoint?.stats.bytesOut.wrappingIncrement(by: bytes, ordering: .relaxed)
+            self.listener.runtime.stats.bytesOut.add(bytes, loop: self.loop.index)
+            self.endpoint?.stats.bytesOut.add(bytes, loop: self.loop.index)
             self.log?.bytesOut.wrappingIncrement(by: bytes, ordering: .relaxed)
         }
     }
@@ -483,9 +486,9 @@ final class TCPFlow: LoopSource {
         self.closeEndpointSocket()
         self.up = self.release(self.up)
         self.down = self.release(self.down)
-        if self.counted { self.listener.runtime.stats.closed() }
+        if self.counted { self.listener.runtime.stats.closed(loop: self.loop.index) }
         if let endpoint = self.endpoint {
-            endpoint.stats.closed()
+            endpoint.stats.closed(loop: self.loop.index)
             self.log?.finish(endpoint: endpoint, end: "closed")
         }
         if self.tracked { self.loop.openFlows.wrappingDecrement(ordering: .relaxed) }

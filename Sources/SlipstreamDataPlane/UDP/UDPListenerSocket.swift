@@ -145,7 +145,8 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
             endpoint: endpoint,
             listener: self,
             log: self.flowLog(plan: plan, client: client),
-            now: loop.now
+            now: loop.now,
+            loopIndex: loop.index
         )
         do {
             try loop.register(fd, events: EPOLLIN.rawValue, source: session, tag: 0)
@@ -157,8 +158,8 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
         self.sessions[key] = session
         runtime.udpSessions.wrappingIncrement(ordering: .relaxed)
         self.limits.processSessions.wrappingIncrement(ordering: .relaxed)
-        stats.opened()
-        endpoint.stats.opened()
+        stats.opened(loop: loop.index)
+        endpoint.stats.opened(loop: loop.index)
         session.send(datagram)
     }
 
@@ -187,7 +188,7 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
     /// `session` ended: settles the counts it held.
     func ended(_ session: UDPSession) {
         if self.sessions[session.key] === session { self.sessions[session.key] = nil }
-        self.runtime.stats.closed()
+        self.runtime.stats.closed(loop: session.loopIndex)
         self.runtime.udpSessions.wrappingDecrement(ordering: .relaxed)
         self.limits.processSessions.wrappingDecrement(ordering: .relaxed)
         self.loop?.retire(session)
@@ -232,6 +233,8 @@ final class UDPSession: LoopSource {
     /// The loop's clock at the last datagram either way that was carried.
     private(set) var lastActivity: Int64
     private var ended = false
+    /// The loop's index, for its slots of the counters.
+    let loopIndex: Int
 
     var endpointID: String { self.endpoint.id }
 
@@ -245,8 +248,10 @@ final class UDPSession: LoopSource {
         endpoint: PlannedEndpoint,
         listener: UDPListenerSocket,
         log: FlowLog?,
-        now: Int64
+        now: Int64,
+        loopIndex: Int
     ) {
+        self.loopIndex = loopIndex
         self.fd = fd
         self.key = key
         self.client = client
@@ -272,8 +277,8 @@ final class UDPSession: LoopSource {
         }
         self.lastActivity = self.listener.loop?.now ?? self.lastActivity
         let bytes = datagram.count
-        self.endpoint.stats.bytesIn.wrappingIncrement(by: bytes, ordering: .relaxed)
-        self.listener.runtime.stats.bytesIn.wrappingIncrement(by: bytes, ordering: .relaxed)
+        self.endpoint.stats.bytesIn.add(bytes, loop: self.loopIndex)
+        self.listener.runtime.stats.bytesIn.add(bytes, loop: self.loopIndex)
         self.log?.bytesIn.wrappingIncrement(by: bytes, ordering: .relaxed)
     }
 
@@ -302,8 +307,8 @@ final class UDPSession: LoopSource {
                 continue
             }
             self.lastActivity = loop.now
-            self.listener.runtime.stats.bytesOut.wrappingIncrement(by: count, ordering: .relaxed)
-            self.endpoint.stats.bytesOut.wrappingIncrement(by: count, ordering: .relaxed)
+            self.listener.runtime.stats.bytesOut.add(count, loop: self.loopIndex)
+            self.endpoint.stats.bytesOut.add(count, loop: self.loopIndex)
             self.log?.bytesOut.wrappingIncrement(by: count, ordering: .relaxed)
         }
     }
@@ -319,7 +324,7 @@ final class UDPSession: LoopSource {
         guard !self.ended else { return }
         self.ended = true
         close(self.fd)
-        self.endpoint.stats.closed()
+        self.endpoint.stats.closed(loop: self.loopIndex)
         self.log?.finish(endpoint: self.endpoint, end: reason)
         self.log = nil
         self.listener.ended(self)
