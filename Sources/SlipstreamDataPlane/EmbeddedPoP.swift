@@ -65,8 +65,6 @@ public actor EmbeddedPoP: PoP {
     public nonisolated let metrics: MetricsRegistry
     /// Writes access logs of listeners with a logtank; nil turns access logging off.
     public nonisolated let accessLog: AccessLogWriter?
-    private let group: any EventLoopGroup
-    private let loops: EventLoopIndex
     private let logger: Logger
     private let health = HealthBook()
     /// The flows: their loop threads, sockets and draining.
@@ -108,9 +106,10 @@ public actor EmbeddedPoP: PoP {
         self.configuration = configuration
         self.metrics = metrics
         self.accessLog = accessLog
-        self.group = group
-        self.loops = EventLoopIndex(group)
-        self.forwarder = try Forwarder(count: self.loops.count, logger: logger)
+        // As many flow loops as the group has event loops (one per core for the default group).
+        var loopCount = 0
+        for _ in group.makeIterator() { loopCount += 1 }
+        self.forwarder = try Forwarder(count: loopCount, logger: logger)
         self.logger = logger
         // A health change recompiles the plans of the listeners that endpoint serves, then tells the owner.
         let changed = ChangeRelay()
@@ -211,7 +210,7 @@ public actor EmbeddedPoP: PoP {
             if let runtime = self.runtimes[id] {
                 runtime.update(self.plan(for: listener))
             } else {
-                self.runtimes[id] = ListenerRuntime(plan: self.plan(for: listener), stats: self.metrics.listener(id), loops: self.loops)
+                self.runtimes[id] = ListenerRuntime(plan: self.plan(for: listener), stats: self.metrics.listener(id), loops: self.forwarder.count)
             }
         }
     }
@@ -318,7 +317,7 @@ public actor EmbeddedPoP: PoP {
         for id in changed {
             self.socketsNeededTotal -= self.socketsNeeded.removeValue(forKey: id) ?? 0
             if let listener = self.index.listeners[id] {
-                let needed = self.index.addresses(of: listener).count * PortRange.portCount(listener.portRanges) * self.loops.count
+                let needed = self.index.addresses(of: listener).count * PortRange.portCount(listener.portRanges) * self.forwarder.count
                 self.socketsNeeded[id] = needed
                 self.socketsNeededTotal += needed
             }

@@ -4,6 +4,10 @@ import Testing
 
 @testable import SlipstreamDataPlane
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @Suite struct SmoothWeightedRoundRobinTests {
     @Test func honoursWeightsExactlyPerCycle() {
         var rr = SmoothWeightedRoundRobin(weights: [5, 1, 1])
@@ -232,10 +236,15 @@ import Testing
         let black = AccessRule(allow: false, blocks: [CIDR("10.0.0.0/8")!])
         #expect(!black.admits(.v4(0x0A01_0203)))
         #expect(black.admits(.v4(0xC0A8_0001)))
-        let address = try? SocketAddress(ipAddress: "10.1.2.3", port: 5)
-        #expect(IPAddress(address) == .v4(0x0A01_0203))
-        let v6 = try? SocketAddress(ipAddress: "2001:db8::1", port: 5)
+        // Client addresses as accept(2) and recvfrom(2) give them, read without going through text.
+        var v4 = sockaddr_storage()
+        _ = withSocketAddress(try! SocketAddress(ipAddress: "10.1.2.3", port: 0), port: 5, into: &v4)
+        #expect(IPAddress(v4) == .v4(0x0A01_0203))
+        var v6 = sockaddr_storage()
+        _ = withSocketAddress(try! SocketAddress(ipAddress: "2001:db8::1", port: 0), port: 5, into: &v6)
         #expect(IPAddress(v6) == IPAddress("2001:db8::1"))
+        #expect(SocketAddress(v6)?.port == 5)
+        #expect(IPAddress(sockaddr_storage()) == nil)
     }
 }
 

@@ -30,8 +30,6 @@ final class FlowLoop: @unchecked Sendable {
         /// Close the TCP flows and end the UDP sessions of an endpoint that are open now, once `afterNanoseconds`
         /// have passed.
         case drain(endpointID: String, afterNanoseconds: Int64)
-        /// Close every flow (of one endpoint, when given) now.
-        case closeAll(endpointID: String?)
         case stop(done: @Sendable () -> Void)
     }
 
@@ -166,8 +164,6 @@ final class FlowLoop: @unchecked Sendable {
                 self.schedule(at: self.now + after) {
                     for id in ids { self.flows[id]?.close() }
                 }
-            case .closeAll(let endpointID):
-                for flow in Array(self.flows.values) where endpointID == nil || flow.endpointID == endpointID { flow.close() }
             case .stop(let done):
                 self.stopping = true
                 self.stopped = done

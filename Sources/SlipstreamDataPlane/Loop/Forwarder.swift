@@ -81,11 +81,6 @@ final class Forwarder: Sendable {
         for loop in self.loops { loop.submit(.drain(endpointID: endpointID, afterNanoseconds: timeout.nanoseconds)) }
     }
 
-    /// Closes every flow now.
-    func closeAll() {
-        for loop in self.loops { loop.submit(.closeAll(endpointID: nil)) }
-    }
-
     /// Closes every listening socket and flow and ends the loop threads.
     func stop() async {
         for loop in self.loops {

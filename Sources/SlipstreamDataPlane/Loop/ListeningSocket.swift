@@ -1,18 +1,44 @@
 import CSlipstreamLinux
 import Glibc
 import NIOCore
+import SlipstreamModel
 
 /// A socket a listener port is served on, by one ``FlowLoop``: opened and bound on the caller's thread (so a taken
 /// port fails the apply at once), then handed to its loop, which watches it (level-triggered input) until it is
 /// removed.
 class ListeningSocket: LoopSource, @unchecked Sendable {
     let fd: Int32
+    let runtime: ListenerRuntime
+    /// The listener port: endpoints are reached on the same port.
+    let port: Int
+    /// The accelerator address and port clients send to, for the access log.
+    let acceleratorAddress: SocketAddress
+    let accessLog: AccessLogWriter?
     /// The loop serving the socket, from ``attach(to:)`` to ``detach()`` (a strong reference: the loop holds the
     /// socket as long, and a weak one would cost a side-table load on every datagram).
     private(set) var loop: FlowLoop?
 
-    init(fd: Int32) {
+    /// Takes `fd`, bound to `address` (the accelerator's address at `port`).
+    init(fd: Int32, address: SocketAddress, port: Int, runtime: ListenerRuntime, accessLog: AccessLogWriter?) {
         self.fd = fd
+        self.acceleratorAddress = address
+        self.port = port
+        self.runtime = runtime
+        self.accessLog = accessLog
+    }
+
+    /// The access-log record of a new flow from `client`, or nil when the listener has no logtank (or access logging
+    /// is off).
+    func flowLog(plan: ListenerPlan, proto: ListenerProtocol, client: sockaddr_storage) -> FlowLog? {
+        guard let writer = self.accessLog, let sink = plan.logSink else { return nil }
+        return FlowLog(
+            sink: sink,
+            writer: writer,
+            listenerID: plan.listenerID,
+            proto: proto,
+            client: SocketAddress(client),
+            accelerator: self.acceleratorAddress
+        )
     }
 
     /// On the loop: starts watching the socket.
@@ -72,4 +98,42 @@ func withSocketAddress(_ address: SocketAddress, port: Int, into storage: inout 
 func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws {
     var value = value
     guard setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else { throw SocketError("setsockopt", errno) }
+}
+
+extension IPAddress {
+    /// The address of a socket address as the kernel gives it, without going through text; nil for other families.
+    init?(_ address: sockaddr_storage) {
+        var address = address
+        switch Int32(address.ss_family) {
+        case AF_INET:
+            let v4 = withUnsafeBytes(of: &address) { $0.load(as: sockaddr_in.self) }
+            self = .v4(UInt32(bigEndian: v4.sin_addr.s_addr))
+        case AF_INET6:
+            let v6 = withUnsafeBytes(of: &address) { $0.load(as: sockaddr_in6.self) }
+            var value: UInt128 = 0
+            withUnsafeBytes(of: v6.sin6_addr) { bytes in
+                for byte in bytes { value = value << 8 | UInt128(byte) }
+            }
+            self = .v6(value)
+        default:
+            return nil
+        }
+    }
+}
+
+extension SocketAddress {
+    /// The socket address of an IPv4 or IPv6 `sockaddr_storage`; nil for other families.
+    init?(_ address: sockaddr_storage) {
+        var address = address
+        switch Int32(address.ss_family) {
+        case AF_INET:
+            let v4 = withUnsafeBytes(of: &address) { $0.load(as: sockaddr_in.self) }
+            self.init(v4, host: "")
+        case AF_INET6:
+            let v6 = withUnsafeBytes(of: &address) { $0.load(as: sockaddr_in6.self) }
+            self.init(v6, host: "")
+        default:
+            return nil
+        }
+    }
 }

@@ -1,11 +1,11 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The balancing state of one listener on one event loop: the traffic-dial split, the rotation over remote
+/// The balancing state of one listener on one flow loop: the traffic-dial split, the rotation over remote
 /// groups and a smooth weighted round-robin per group. Each event loop keeps its own, so picking an endpoint takes
 /// no lock; every loop's sequence follows the weights, and so does their sum.
 ///
-/// Touched only from its own event loop (``ListenerRuntime/balancer(for:)`` hands each loop its own instance).
+/// Touched only from its own flow loop (``ListenerRuntime`` keeps one per loop).
 public final class LoopBalancer: @unchecked Sendable {
     private var dialWeight = -1
     private var dial = SmoothWeightedRoundRobin(weights: [])
@@ -54,29 +54,5 @@ public final class LoopBalancer: @unchecked Sendable {
     /// Forgets groups that are not in `ids`.
     func retain(groups ids: Set<String>) {
         self.groups = self.groups.filter { ids.contains($0.key) }
-    }
-}
-
-/// Maps each event loop of a group to a small index, so per-loop state can live in an array.
-public struct EventLoopIndex: Sendable {
-    private let indexes: [ObjectIdentifier: Int]
-    /// The loops, in index order.
-    public let loops: [any EventLoop]
-    public var count: Int { self.loops.count }
-
-    public init(_ group: any EventLoopGroup) {
-        var indexes: [ObjectIdentifier: Int] = [:]
-        var loops: [any EventLoop] = []
-        for loop in group.makeIterator() where indexes[ObjectIdentifier(loop)] == nil {
-            indexes[ObjectIdentifier(loop)] = loops.count
-            loops.append(loop)
-        }
-        self.indexes = indexes
-        self.loops = loops
-    }
-
-    /// The loop's index, or nil for a loop of another group.
-    public func index(of loop: any EventLoop) -> Int? {
-        self.indexes[ObjectIdentifier(loop)]
     }
 }

@@ -104,16 +104,7 @@ final class TCPFlow: LoopSource {
         let clientIP = IPAddress(address)
         let admitted = plan.admits(clientIP)
         if admitted { self.targets = runtime.choose(in: plan, client: clientIP, loopIndex: self.loop.index) }
-        if let writer = self.listener.accessLog, let sink = plan.logSink {
-            self.log = FlowLog(
-                sink: sink,
-                writer: writer,
-                listenerID: plan.listenerID,
-                proto: .tcp,
-                client: SocketAddress(address),
-                accelerator: self.listener.acceleratorAddress
-            )
-        }
+        self.log = self.listener.flowLog(plan: plan, proto: .tcp, client: address)
         if admitted {
             runtime.stats.opened(loop: self.loop.index)
             self.counted = true
@@ -504,42 +495,4 @@ func abortSocket(_ fd: Int32) {
     var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
     close(fd)
-}
-
-extension IPAddress {
-    /// The address of a socket address as the kernel gives it, without going through text; nil for other families.
-    init?(_ address: sockaddr_storage) {
-        var address = address
-        switch Int32(address.ss_family) {
-        case AF_INET:
-            let v4 = withUnsafeBytes(of: &address) { $0.load(as: sockaddr_in.self) }
-            self = .v4(UInt32(bigEndian: v4.sin_addr.s_addr))
-        case AF_INET6:
-            let v6 = withUnsafeBytes(of: &address) { $0.load(as: sockaddr_in6.self) }
-            var value: UInt128 = 0
-            withUnsafeBytes(of: v6.sin6_addr) { bytes in
-                for byte in bytes { value = value << 8 | UInt128(byte) }
-            }
-            self = .v6(value)
-        default:
-            return nil
-        }
-    }
-}
-
-extension SocketAddress {
-    /// The socket address of an IPv4 or IPv6 `sockaddr_storage`; nil for other families.
-    init?(_ address: sockaddr_storage) {
-        var address = address
-        switch Int32(address.ss_family) {
-        case AF_INET:
-            let v4 = withUnsafeBytes(of: &address) { $0.load(as: sockaddr_in.self) }
-            self.init(v4, host: "")
-        case AF_INET6:
-            let v6 = withUnsafeBytes(of: &address) { $0.load(as: sockaddr_in6.self) }
-            self.init(v6, host: "")
-        default:
-            return nil
-        }
-    }
 }

@@ -5,12 +5,6 @@ import NIOCore
 /// One listening TCP socket of one listener port, served by one ``FlowLoop``, which accepts on it until it is
 /// removed. Closing it leaves the flows it accepted open.
 final class TCPListenerSocket: ListeningSocket, @unchecked Sendable {
-    let runtime: ListenerRuntime
-    /// The listener port: endpoints are dialled on the same port.
-    let port: Int
-    /// The accelerator address and port clients connect to, for the access log.
-    let acceleratorAddress: SocketAddress?
-    let accessLog: AccessLogWriter?
     /// Timeout of one endpoint connect attempt, in nanoseconds.
     let connectTimeout: Int64
     /// Accepting is paused after the process ran out of descriptors; resumed after `backoff` nanoseconds, doubled
@@ -37,12 +31,8 @@ final class TCPListenerSocket: ListeningSocket, @unchecked Sendable {
             close(fd)
             throw SocketError("listen", code)
         }
-        self.runtime = runtime
-        self.port = port
-        self.acceleratorAddress = socketAddress
-        self.accessLog = accessLog
         self.connectTimeout = connectTimeout.nanoseconds
-        super.init(fd: fd)
+        super.init(fd: fd, address: socketAddress, port: port, runtime: runtime, accessLog: accessLog)
     }
 
     override func handle(events: UInt32, tag: Int) {

@@ -20,11 +20,6 @@ let datagramBufferSize = 65_536
 ///
 /// Touched only on its loop's thread, after it is handed over.
 final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
-    let runtime: ListenerRuntime
-    /// The listener port: endpoints get datagrams on the same port.
-    let port: Int
-    let acceleratorAddress: SocketAddress?
-    let accessLog: AccessLogWriter?
     let limits: UDPLimits
     private var sessions: [UDPClientKey: UDPSession] = [:]
     private var attached = false
@@ -41,12 +36,8 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
         let fd = try openSocket(socketAddress, type: SOCK_DGRAM) { fd in
             try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1)
         }
-        self.runtime = runtime
-        self.port = port
-        self.acceleratorAddress = socketAddress
-        self.accessLog = accessLog
         self.limits = limits
-        super.init(fd: fd)
+        super.init(fd: fd, address: socketAddress, port: port, runtime: runtime, accessLog: accessLog)
     }
 
     override func attach(to loop: FlowLoop) {
@@ -113,7 +104,7 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
         case .noEndpoint:
             stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
             stats.refused.wrappingIncrement(ordering: .relaxed)
-            self.flowLog(plan: plan, client: client)?.finish(endpoint: nil, end: FlowRefusal.noEndpoint.rawValue)
+            self.flowLog(plan: plan, proto: .udp, client: client)?.finish(endpoint: nil, end: FlowRefusal.noEndpoint.rawValue)
             return
         case .listenerBudget, .processBudget:
             stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
@@ -144,7 +135,7 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
             client: client,
             endpoint: endpoint,
             listener: self,
-            log: self.flowLog(plan: plan, client: client),
+            log: self.flowLog(plan: plan, proto: .udp, client: client),
             now: loop.now,
             loopIndex: loop.index
         )
@@ -161,18 +152,6 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
         stats.opened(loop: loop.index)
         endpoint.stats.opened(loop: loop.index)
         session.send(datagram)
-    }
-
-    private func flowLog(plan: ListenerPlan, client: sockaddr_storage) -> FlowLog? {
-        guard let writer = self.accessLog, let sink = plan.logSink else { return nil }
-        return FlowLog(
-            sink: sink,
-            writer: writer,
-            listenerID: plan.listenerID,
-            proto: .udp,
-            client: SocketAddress(client),
-            accelerator: self.acceleratorAddress
-        )
     }
 
     /// Sessions of an endpoint that left the configuration (or dropped to weight 0) end at `deadline`; the client's
