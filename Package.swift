@@ -166,6 +166,7 @@ let package = Package(
             name: "SlipstreamDataPlaneTests",
             dependencies: [
                 "SlipstreamDataPlane",
+                "CSlipstreamLinux",
                 "SlipstreamModel",
                 "SlipstreamTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),

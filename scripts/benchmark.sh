@@ -15,7 +15,9 @@
 #   --port-base P       ports P+1 (iperf3), P+80 (HTTP), P+53 (UDP) (default 25200)
 #   --out DIR           keep configs, logs, raw results (results.jsonl) and report.md here (default: a temp dir)
 #   --wait-quiet        first wait (polling every 30 s, up to 20 min) until the 1-minute load average is <= 1.0
-#   --perf              also `perf record` slipstream during each of its runs (files in DIR/perf)
+#   --perf              also `perf record` each proxy during each of its runs (files in DIR/perf)
+#   --syscalls          count each proxy's system calls per request or round trip with `perf trace -s` (files in
+#                       DIR/syscalls; tracing slows the proxies, so such a run's rates and CPU are not comparable)
 #   --no-install        don't apt-get install the tools (haproxy, nginx, libnginx-mod-stream, iperf3, wrk)
 #   --from-head         build a clean export of the committed HEAD (in .build-bench-src) instead of the working
 #                       tree, e.g. while uncommitted edits are in progress; the report names the commit either way
@@ -52,7 +54,7 @@ while [[ $# -gt 0 ]]; do
         --no-build) build=0 ;;
         --from-head) from_head=1 ;;
         -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
-        --wait-quiet|--perf) pass+=("$1") ;;
+        --wait-quiet|--perf|--syscalls) pass+=("$1") ;;
         --duration|--repeat|--rows|--engines|--threads|--connections|--udp-count|--port-base|--out)
             [[ $# -ge 2 ]] || { echo "benchmark: $1 needs a value" >&2; exit 2; }
             pass+=("$1" "$2"); shift ;;

@@ -53,6 +53,35 @@ import Testing
         }
     }
 
+    /// Bursts cross whole and in order both ways: datagrams that wait together on the listener's socket, and replies
+    /// that wait together on a session's socket, are taken and sent on in batches; none is lost or reordered, and
+    /// each client gets its own replies.
+    @Test func datagramBurstsCrossInOrder() async throws {
+        let space = DataPlaneTestSpace(26)
+        let count = 40
+        let backend = try await BurstUDPEcho(host: "127.0.0.2", port: space.port, burst: count)
+        defer { Task { try? await backend.stop() } }
+        try await space.server().run { api in
+            let (address, _, _) = try await api.servingListener(port: space.port, protocol: "UDP")
+            let target = try SocketAddress(ipAddress: address, port: space.port)
+            var opened: [DatagramClient] = []
+            for _ in 0..<3 { opened.append(try await DatagramClient.open()) }
+            let clients = opened
+            defer { for client in clients { client.close() } }
+            func payloads(_ client: Int) -> [String] {
+                (0..<count).map { "client \(client) datagram \($0) " + String(repeating: "x", count: $0 * 7) }
+            }
+            for (index, client) in clients.enumerated() {
+                try await client.sendBurst(payloads(index).map { ByteBuffer(string: $0) }, to: target)
+            }
+            let arrived = try await eventually(timeout: .seconds(5)) { clients.allSatisfy { $0.received.count >= count } }
+            #expect(arrived, "\(clients.map { $0.received.count }) of \(count) replies each")
+            for (index, client) in clients.enumerated() {
+                #expect(client.received.map { String(buffer: $0) } == payloads(index))
+            }
+        }
+    }
+
     /// A client that sends while its endpoint's port is closed, and goes on from the same socket once the endpoint
     /// is up, is served: a session whose endpoint socket fails ends instead of swallowing what follows.
     @Test func aUDPSessionRecoversOnceItsEndpointIsUp() async throws {
@@ -172,6 +201,66 @@ import Testing
             #expect(ending == ECONNRESET || ending == EPIPE, "the endpoint's send ended with errno \(ending)")
             #expect(ContinuousClock.now - started < .seconds(5))
         }
+    }
+
+    /// An endpoint that speaks first (a greeting on accept, as SMTP, FTP and SSH servers do) is heard by a client
+    /// that sends nothing until it has the greeting, whether the greeting arrives with the connect or after it.
+    @Test func anEndpointThatSpeaksFirstIsHeard() async throws {
+        let space = DataPlaneTestSpace(25)
+        let port = space.port
+        let flows = 40
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var one: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.2")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(bound == 0 && listen(listener, 64) == 0)
+        // Every other flow's greeting leaves a moment after the accept, so some arrive with the proxy's connect and
+        // some after it. Then the endpoint echoes one message and closes.
+        let endpoint = Task {
+            await onOwnThread { () -> Int in
+                var served = 0
+                var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                setsockopt(listener, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                for index in 0..<flows {
+                    let fd = accept(listener, nil, nil)
+                    guard fd >= 0 else { break }
+                    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    if index % 2 == 1 { usleep(20_000) }
+                    _ = send(fd, "220 ready\r\n", 11, Int32(MSG_NOSIGNAL))
+                    var buffer = [UInt8](repeating: 0, count: 64)
+                    let count = recv(fd, &buffer, buffer.count, 0)
+                    if count > 0 && send(fd, buffer, count, Int32(MSG_NOSIGNAL)) == count { served += 1 }
+                    close(fd)
+                }
+                return served
+            }
+        }
+        try await space.server().run { api in
+            let (proxy, _, _) = try await api.servingListener(port: port)
+            let answers = await onOwnThread { () -> [String] in
+                (0..<flows).map { index in
+                    guard let fd = try? BlockingSocket.make(receiveTimeoutSeconds: 5) else { return "socket failed" }
+                    defer { close(fd) }
+                    guard BlockingSocket.dial(fd, host: proxy, port: port) == 0 else { return "connect: errno \(errno)" }
+                    var buffer = [UInt8](repeating: 0, count: 64)
+                    let greeting = recv(fd, &buffer, 11, Int32(MSG_WAITALL))
+                    guard greeting == 11 else { return "greeting: \(greeting) bytes, errno \(errno)" }
+                    let message = "hello \(index)"
+                    _ = send(fd, message, message.utf8.count, Int32(MSG_NOSIGNAL))
+                    let count = recv(fd, &buffer, buffer.count, Int32(MSG_WAITALL))
+                    return String(decoding: buffer[0..<max(count, 0)], as: UTF8.self) + (count == message.utf8.count ? "" : " (\(count) bytes)")
+                }
+            }
+            #expect(answers == (0..<flows).map { "hello \($0)" })
+        }
+        #expect(await endpoint.value == flows)
     }
 
     /// A client that half-closes first and reads slowly still gets every byte of a long answer before its end of

@@ -33,6 +33,41 @@ final class RawUDPEcho: Sendable {
     }
 }
 
+/// A UDP backend that holds each source's datagrams until it has `burst` of them, then echoes them all at once
+/// (written together, flushed once), so the replies wait together in the proxy's session socket.
+final class BurstUDPEcho: Sendable {
+    private let channel: any Channel
+
+    init(host: String, port: Int, burst: Int) async throws {
+        self.channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Holder(burst: burst)) }
+            }
+            .bind(host: host, port: port).get()
+    }
+
+    func stop() async throws { try await self.channel.close() }
+
+    private final class Holder: ChannelInboundHandler {
+        typealias InboundIn = AddressedEnvelope<ByteBuffer>
+        typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+        let burst: Int
+        var held: [SocketAddress: [AddressedEnvelope<ByteBuffer>]] = [:]
+
+        init(burst: Int) { self.burst = burst }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let envelope = self.unwrapInboundIn(data)
+            self.held[envelope.remoteAddress, default: []].append(envelope)
+            guard let waiting = self.held[envelope.remoteAddress], waiting.count >= self.burst else { return }
+            self.held[envelope.remoteAddress] = nil
+            for datagram in waiting { context.write(self.wrapOutboundOut(datagram), promise: nil) }
+            context.flush()
+        }
+    }
+}
+
 /// A client UDP socket on 127.0.0.1 that reads datagrams of any size and keeps its replies for the test.
 final class DatagramClient: Sendable {
     private let channel: any Channel
@@ -57,6 +92,16 @@ final class DatagramClient: Sendable {
     func send(_ payload: ByteBuffer, to target: SocketAddress) async throws {
         try await self.channel.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: payload))
     }
+
+    /// Writes every payload to `target`, then flushes once, so they leave together.
+    func sendBurst(_ payloads: [ByteBuffer], to target: SocketAddress) async throws {
+        let writes = payloads.map { self.channel.write(AddressedEnvelope(remoteAddress: target, data: $0)) }
+        self.channel.flush()
+        for write in writes { try await write.get() }
+    }
+
+    /// The replies received so far, in arrival order.
+    var received: [ByteBuffer] { self.replies.withLockedValue { $0 } }
 
     /// Sends `payload` and returns the first reply within `wait`, or nil.
     func roundTrip(_ payload: ByteBuffer, to target: SocketAddress, wait: Duration = .seconds(2)) async throws -> ByteBuffer? {

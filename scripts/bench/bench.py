@@ -556,12 +556,23 @@ def measure(args, engine, row, ports, perf_dir=None):
     pids = engine.pids()
     reset_hwm(pids)
     perf = None
-    if perf_dir and engine.name == "slipstream" and shutil.which("perf"):
-        perf_out = os.path.join(perf_dir, "perf-%s.data" % row)
-        perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", perf_out, "-p", str(pids[0]), "--",
+    if perf_dir and engine.proc and shutil.which("perf"):
+        perf_out = os.path.join(perf_dir, "perf-%s-%s.data" % (engine.name, row))
+        perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", perf_out,
+                                 "-p", ",".join(str(p) for p in pids), "--",
                                  "sleep", str(args.duration + 1)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
+    trace = None
+    if args.syscalls and engine.proc and shutil.which("perf"):
+        trace_dir = os.path.join(args.work, "syscalls")
+        trace_out = os.path.join(trace_dir, "%s-%s-%d.txt" % (
+            engine.name, row, len([f for f in os.listdir(trace_dir) if f.startswith(engine.name + "-" + row + "-")])))
+        trace = subprocess.Popen(["perf", "trace", "-s", "-o", trace_out, "-p", ",".join(str(p) for p in pids)],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True)
+        time.sleep(1.0)   # perf trace attaches to every thread before the load starts
+    tcp0 = tcp_counters() if args.syscalls else None
     u0, s0 = cpu_ticks(pids)
     t0 = time.monotonic()
     if row == "tcp1":
@@ -578,6 +589,17 @@ def measure(args, engine, row, ports, perf_dir=None):
         result = run_udp(args, engine.addr, ports)
     wall = time.monotonic() - t0
     u1, s1 = cpu_ticks(pids)
+    if trace:
+        os.killpg(trace.pid, signal.SIGINT)
+        try:
+            trace.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(trace.pid, signal.SIGKILL)
+            trace.wait(timeout=10)
+        result["syscalls"] = parse_perf_trace_summary(trace_out)
+    if tcp0:
+        tcp1 = tcp_counters()
+        result["tcp_counters"] = {k: tcp1[k] - tcp0[k] for k in tcp0 if k in tcp1}
     if perf:
         try:
             perf.wait(timeout=args.duration + 30)
@@ -589,6 +611,35 @@ def measure(args, engine, row, ports, perf_dir=None):
     if engine.proc:
         engine.proc.check()
     return result
+
+
+def tcp_counters():
+    """The machine's TCP segment counters (/proc/net/snmp, /proc/net/netstat): segments out, resets out,
+    delayed and pure ACKs. Machine-wide: they include the load generator's and the backends' segments."""
+    values = {}
+    for path in ("/proc/net/snmp", "/proc/net/netstat"):
+        with open(path) as f:
+            lines = f.read().splitlines()
+        for names, nums in zip(lines[0::2], lines[1::2]):
+            prefix = names.split(":")[0]
+            for k, v in zip(names.split()[1:], nums.split()[1:]):
+                values[prefix + ":" + k] = int(v)
+    keep = ("Tcp:OutSegs", "Tcp:OutRsts", "TcpExt:DelayedACKs", "TcpExt:TCPPureAcks", "TcpExt:TW")
+    return {k: values[k] for k in keep if k in values}
+
+
+def parse_perf_trace_summary(path):
+    """Calls per system call, summed over the threads of a `perf trace -s` summary."""
+    calls = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[1].isdigit() and parts[2].isdigit() and not parts[0].startswith("-"):
+                    calls[parts[0]] = calls.get(parts[0], 0) + int(parts[1])
+    except OSError:
+        pass
+    return calls
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -788,6 +839,27 @@ def report(args, engines, results, meta):
                 ratio(s_cost, h and cpu_per_unit(row, h)[0]), ratio(s["value"], n and n["value"]),
                 ratio(s_cost, n and cpu_per_unit(row, n)[0])))
         w("")
+    if any(r.get("syscalls") for runs in results.values() for r in runs):
+        w("### System calls per unit\n")
+        w("Counted with `perf trace -s` over the whole run (median run), divided by the row's units (requests, "
+          "round trips; per GB for bulk rows). Tracing slows the proxies, so this run's rates and CPU are not "
+          "comparable with an untraced run.\n")
+        w("| Row | Engine | total per unit | largest (calls per unit) |")
+        w("|---|---|---:|---|")
+        for row in args.rows:
+            for eng in order:
+                r = med.get((row, eng))
+                if not r or not r.get("syscalls") or not r.get("units"):
+                    continue
+                units = r["units"]
+                calls = sorted(r["syscalls"].items(), key=lambda kv: -kv[1])
+                tcp = r.get("tcp_counters") or {}
+                w("| %s | %s | %.2f | %s |%s" % (
+                    ROWS[row]["title"], engines[eng].label, sum(v for _, v in calls) / units,
+                    ", ".join("%s %.2f" % (k, v / units) for k, v in calls[:8]),
+                    " machine-wide TCP per unit: " + ", ".join("%s %.2f" % (k, v / units) for k, v in tcp.items())
+                    if tcp and not row.startswith("udp") else ""))
+        w("")
     return "\n".join(out)
 
 
@@ -828,6 +900,9 @@ def cmd_run(args):
     os.makedirs(os.path.join(work, "logs"), exist_ok=True)
     os.makedirs(os.path.join(work, "tmp-backend"), exist_ok=True)
     perf_dir = os.path.join(work, "perf") if args.perf else None
+    args.work = work
+    if args.syscalls:
+        os.makedirs(os.path.join(work, "syscalls"), exist_ok=True)
     if perf_dir:
         os.makedirs(perf_dir, exist_ok=True)
     log("work directory %s" % work)
@@ -1053,7 +1128,10 @@ def main():
     run.add_argument("--slipstream-bin", default=os.environ.get("SLIPSTREAM_BIN", ""))
     run.add_argument("--api-port", type=int, default=0, help="Slipstream API port (default: a free one)")
     run.add_argument("--out", default="", help="directory for raw results, configs and logs (default: a temp dir)")
-    run.add_argument("--perf", action="store_true", help="perf-record slipstream during each of its runs")
+    run.add_argument("--perf", action="store_true", help="perf-record each proxy during each of its runs")
+    run.add_argument("--syscalls", action="store_true",
+                     help="count each proxy's system calls per unit with `perf trace -s` (tracing slows the "
+                          "proxies: rates and CPU of such a run are not comparable with an untraced one)")
     run.add_argument("--wait-quiet", action="store_true",
                      help="wait (poll every 30 s) for the 1-minute load average to drop to --quiet-load first")
     run.add_argument("--quiet-load", type=float, default=1.0)

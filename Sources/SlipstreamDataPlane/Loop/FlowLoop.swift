@@ -57,7 +57,7 @@ final class FlowLoop: @unchecked Sendable {
     private var timers = Heap<Timer>()
     private var timerSequence = 0
     private var buffers: [UnsafeMutableRawBufferPointer] = []
-    private var datagramStorage: UnsafeMutableRawBufferPointer?
+    private var datagrams: OpaquePointer?
     private var stopping = false
 
     /// Bytes one flow moves per read (per direction); a flow holds a buffer only while bytes are in it.
@@ -180,8 +180,8 @@ final class FlowLoop: @unchecked Sendable {
         self.graveyard.removeAll()
         for buffer in self.buffers { buffer.deallocate() }
         self.buffers.removeAll()
-        self.datagramStorage?.deallocate()
-        self.datagramStorage = nil
+        cslipstream_batch_destroy(self.datagrams)
+        self.datagrams = nil
         self.stopped?()
     }
 
@@ -266,13 +266,16 @@ final class FlowLoop: @unchecked Sendable {
 
     // MARK: Buffers
 
-    /// Where this loop's UDP sockets receive (``datagramBufferSize`` bytes): a datagram is sent on before the next
-    /// one is read.
-    var datagramBuffer: UnsafeMutableRawBufferPointer {
-        if let buffer = self.datagramStorage { return buffer }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: datagramBufferSize, alignment: 16)
-        self.datagramStorage = buffer
-        return buffer
+    /// Where this loop's UDP sockets receive, one `recvmmsg` at a time: ``datagramsPerBatch`` slots of
+    /// ``datagramBufferSize`` bytes (a `cslipstream_datagram_batch`), whose datagrams are sent on before the next
+    /// call. Allocated on first use; only the pages datagrams are written to become resident.
+    var datagramBatch: OpaquePointer {
+        if let batch = self.datagrams { return batch }
+        guard let batch = cslipstream_batch_create(UInt32(datagramsPerBatch), datagramBufferSize) else {
+            fatalError("no memory for the loop's datagram batch")
+        }
+        self.datagrams = batch
+        return batch
     }
 
     func takeBuffer() -> UnsafeMutableRawBufferPointer {

@@ -76,6 +76,8 @@ final class TCPFlow: LoopSource {
     /// Reads per direction in one turn of the loop before other flows get theirs.
     private static let readsPerTurn = 16
     private static let flowEvents = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue
+    /// The events after which a read returns bytes, an end of stream or an error rather than `EAGAIN`.
+    private static let inputEvents = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue
     private static let clientTag = 0
     /// Endpoint sockets carry their attempt number, so an event of an attempt's socket that was closed in the same
     /// turn is not taken for the next attempt's.
@@ -204,6 +206,9 @@ final class TCPFlow: LoopSource {
         }
         if error == 0 && events & EPOLLOUT.rawValue != 0 {
             self.endpointClosing = events & (EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0
+            // Edge-triggered: bytes the endpoint sends later bring an input edge of their own, so an endpoint whose
+            // connect edge carries no input has nothing to read yet (a read now would only return EAGAIN).
+            self.endpointReadable = events & Self.inputEvents != 0
             self.perform(self.machine.connectSucceeded(attempt: attempt))
         } else if error != 0 || events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
             self.closeEndpointSocket()
@@ -217,10 +222,9 @@ final class TCPFlow: LoopSource {
         endpoint.stats.opened(loop: self.loop.index)
         self.tracked = true
         self.loop.openFlows.wrappingIncrement(ordering: .relaxed)
-        // Whatever the client sent while the endpoint was dialled is in its socket: read it now.
-        self.clientReadable = true
+        // What the client sent while the endpoint was dialled waits in its socket; its input edge set
+        // `clientReadable` then, and `connectFinished` set `endpointReadable`.
         self.clientWritable = true
-        self.endpointReadable = true
         self.endpointWritable = true
         self.resume()
     }
@@ -235,6 +239,7 @@ final class TCPFlow: LoopSource {
                 // A client that went away entirely (a reset) ends the flow; a FIN alone is a half-close, carried to
                 // the endpoint after the splice.
                 if events & EPOLLRDHUP.rawValue != 0 { self.clientClosing = true }
+                if events & Self.inputEvents != 0 { self.clientReadable = true }
                 if events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
                     self.machine.clientClosed()
                     self.end(resetClient: false)
@@ -243,7 +248,7 @@ final class TCPFlow: LoopSource {
                 self.connectFinished(attempt: attempt, events: events)
             }
         case .spliced:
-            let readable = events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0
+            let readable = events & Self.inputEvents != 0
             let writable = events & (EPOLLOUT.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0
             let closing = events & (EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0
             if tag == Self.clientTag {

@@ -8,6 +8,11 @@ import SlipstreamModel
 /// 65,507 bytes of payload) and any IPv6 datagram without jumbo options arrives whole.
 let datagramBufferSize = 65_536
 
+/// Datagrams a UDP socket takes per readiness event, in one `recvmmsg` call (and a session's replies go back in one
+/// `sendmmsg`). The sockets are registered level-triggered, so one that still holds datagrams is reported again
+/// after the other ready sockets had their turn.
+let datagramsPerBatch = 16
+
 /// One UDP socket of one listener port on one ``FlowLoop``, with the sessions of the clients it received from:
 /// each client address gets a session with its own connected socket to the chosen endpoint; replies go back to the
 /// client from this socket (the accelerator's address and port).
@@ -23,10 +28,6 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
     let limits: UDPLimits
     private var sessions: [UDPClientKey: UDPSession] = [:]
     private var attached = false
-
-    /// Datagrams taken per readiness event before other sockets get their turn (the socket stays readable, so
-    /// epoll reports it again).
-    private static let datagramsPerEvent = 32
 
     /// Opens a UDP socket on `address`:`port` with `SO_REUSEPORT` (one socket per loop of this process),
     /// non-blocking.
@@ -55,25 +56,18 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
 
     override func handle(events: UInt32, tag: Int) {
         guard let loop = self.loop else { return }
-        let buffer = loop.datagramBuffer
-        for _ in 0..<Self.datagramsPerEvent {
-            var client = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            // MSG_TRUNC: the length returned is the datagram's, even when it is longer than the buffer.
-            let count = withUnsafeMutablePointer(to: &client) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    recvfrom(self.fd, buffer.baseAddress, buffer.count, Int32(MSG_TRUNC), $0, &length)
-                }
-            }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            guard count <= buffer.count else {
+        let batch = loop.datagramBatch
+        // EAGAIN or EINTR: nothing now; the socket is level-triggered, so what arrives is reported.
+        let count = cslipstream_batch_receive(batch, self.fd)
+        guard count > 0 else { return }
+        for index in 0..<UInt32(count) {
+            let length = cslipstream_batch_length(batch, index)
+            guard length <= datagramBufferSize else {
                 self.runtime.stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
                 continue
             }
-            self.received(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), from: client, loop: loop)
+            let datagram = UnsafeRawBufferPointer(start: cslipstream_batch_bytes(batch, index), count: length)
+            self.received(datagram, from: cslipstream_batch_source(batch, index).pointee, loop: loop)
         }
     }
 
@@ -217,9 +211,6 @@ final class UDPSession: LoopSource {
 
     var endpointID: String { self.endpoint.id }
 
-    /// Replies taken per readiness event before other sockets get their turn.
-    private static let repliesPerEvent = 32
-
     init(
         fd: Int32,
         key: UDPClientKey,
@@ -261,35 +252,37 @@ final class UDPSession: LoopSource {
         self.log?.bytesIn.wrappingIncrement(by: bytes, ordering: .relaxed)
     }
 
-    /// Replies from the endpoint: each goes to the client from the listener's socket.
+    /// Replies from the endpoint: a batch of them goes to the client from the listener's socket in one call.
     override func handle(events: UInt32, tag: Int) {
         guard !self.ended, let loop = self.listener.loop else { return }
-        let buffer = loop.datagramBuffer
-        for _ in 0..<Self.repliesPerEvent {
-            let count = recv(self.fd, buffer.baseAddress, buffer.count, Int32(MSG_TRUNC))
-            if count < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                if code != EAGAIN && code != EWOULDBLOCK { self.fail() }
-                return
-            }
-            guard count <= buffer.count else {
-                self.listener.runtime.stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
-                continue
-            }
-            let length = socklen_t(self.client.ss_family == sa_family_t(AF_INET6) ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
-            let sent = withUnsafePointer(to: &self.client) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(self.listener.fd, buffer.baseAddress, count, 0, $0, length) }
-            }
-            guard sent >= 0 else {
-                self.listener.runtime.stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
-                continue
-            }
-            self.lastActivity = loop.now
-            self.listener.runtime.stats.bytesOut.add(count, loop: self.loopIndex)
-            self.endpoint.stats.bytesOut.add(count, loop: self.loopIndex)
-            self.log?.bytesOut.wrappingIncrement(by: count, ordering: .relaxed)
+        let batch = loop.datagramBatch
+        let count = cslipstream_batch_receive(batch, self.fd)
+        guard count > 0 else {
+            let code = errno
+            if count < 0 && code != EAGAIN && code != EWOULDBLOCK && code != EINTR { self.fail() }
+            return
         }
+        let length = socklen_t(self.client.ss_family == sa_family_t(AF_INET6) ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        withUnsafePointer(to: &self.client) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { cslipstream_batch_send(batch, self.listener.fd, UInt32(count), $0, length) }
+        }
+        var bytes = 0
+        var carried = false
+        for index in 0..<UInt32(count) {
+            let sent = cslipstream_batch_sent(batch, index)
+            if sent >= 0 {
+                bytes += sent
+                carried = true
+            } else {
+                // Longer than a datagram buffer (-2), or the listener's socket refused it (-1): dropped, counted.
+                self.listener.runtime.stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
+            }
+        }
+        guard carried else { return }
+        self.lastActivity = loop.now
+        self.listener.runtime.stats.bytesOut.add(bytes, loop: self.loopIndex)
+        self.endpoint.stats.bytesOut.add(bytes, loop: self.loopIndex)
+        self.log?.bytesOut.wrappingIncrement(by: bytes, ordering: .relaxed)
     }
 
     /// The endpoint socket failed: end the session now, so the client's next datagram opens a fresh one instead of

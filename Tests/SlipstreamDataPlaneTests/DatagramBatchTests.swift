@@ -1,0 +1,111 @@
+import CSlipstreamLinux
+import Glibc
+import Testing
+
+/// The flow loops' datagram batch (`recvmmsg`/`sendmmsg`) on real UDP sockets on loopback: a call takes at most a
+/// batch, in arrival order, with each source; a send carries every whole datagram, in order, at its own length.
+struct DatagramBatchTests {
+    @Test func aBatchTakesWaitingDatagramsInOrderAndSendsThemOnWhole() throws {
+        let sender = try UDPSocket()
+        let relay = try UDPSocket()
+        let receiver = try UDPSocket()
+        defer { [sender, relay, receiver].forEach { close($0.fd) } }
+        guard let batch = cslipstream_batch_create(16, 65_536) else { Issue.record("no batch"); return }
+        defer { cslipstream_batch_destroy(batch) }
+
+        #expect(cslipstream_batch_receive(batch, relay.fd) == -1 && errno == EAGAIN)
+        let payloads = (0..<20).map { index in [UInt8](repeating: UInt8(index), count: 1 + index * 3_000) }
+        for payload in payloads { #expect(sender.send(payload, to: relay) == payload.count) }
+
+        // 20 wait: the first call takes a whole batch of 16, the next the other 4.
+        #expect(cslipstream_batch_receive(batch, relay.fd) == 16)
+        for index in 0..<16 {
+            #expect(cslipstream_batch_length(batch, UInt32(index)) == payloads[index].count)
+            #expect(port(of: cslipstream_batch_source(batch, UInt32(index)).pointee) == sender.port)
+        }
+        var address = receiver.address
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { cslipstream_batch_send(batch, relay.fd, 16, $0, length) }
+        }
+        for index in 0..<16 { #expect(cslipstream_batch_sent(batch, UInt32(index)) == payloads[index].count) }
+        #expect(cslipstream_batch_receive(batch, relay.fd) == 4)
+        #expect(cslipstream_batch_length(batch, 3) == payloads[19].count)
+
+        for index in 0..<16 { #expect(receiver.receive() == payloads[index]) }
+        #expect(receiver.receive() == nil)
+    }
+
+    @Test func aDatagramLongerThanASlotIsReportedAtItsLengthAndNotSent() throws {
+        let sender = try UDPSocket()
+        let relay = try UDPSocket()
+        let receiver = try UDPSocket()
+        defer { [sender, relay, receiver].forEach { close($0.fd) } }
+        guard let batch = cslipstream_batch_create(4, 1_000) else { Issue.record("no batch"); return }
+        defer { cslipstream_batch_destroy(batch) }
+        let payloads = [[UInt8](repeating: 1, count: 1_000), [UInt8](repeating: 2, count: 1_001), [UInt8](repeating: 3, count: 10)]
+        for payload in payloads { #expect(sender.send(payload, to: relay) == payload.count) }
+        #expect(cslipstream_batch_receive(batch, relay.fd) == 3)
+        #expect(cslipstream_batch_length(batch, 1) == 1_001)
+        var address = receiver.address
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                cslipstream_batch_send(batch, relay.fd, 3, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        #expect(cslipstream_batch_sent(batch, 0) == 1_000)
+        #expect(cslipstream_batch_sent(batch, 1) == -2)
+        #expect(cslipstream_batch_sent(batch, 2) == 10)
+        #expect(receiver.receive() == payloads[0])
+        #expect(receiver.receive() == payloads[2])
+        #expect(receiver.receive() == nil)
+    }
+}
+
+/// A non-blocking UDP socket bound to 127.0.0.1 on a free port.
+private struct UDPSocket {
+    let fd: Int32
+    let address: sockaddr_in
+    var port: UInt16 { UInt16(bigEndian: self.address.sin_port) }
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue | SOCK_NONBLOCK.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var size = 1 << 21
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int>.size))
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard fd >= 0, bound else { throw SocketFailure(code: errno) }
+        self.fd = fd
+        self.address = address
+    }
+
+    func send(_ bytes: [UInt8], to other: UDPSocket) -> Int {
+        var address = other.address
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(self.fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
+
+    /// The next waiting datagram, or nil when none waits.
+    func receive() -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let count = recv(self.fd, &buffer, buffer.count, 0)
+        return count >= 0 ? Array(buffer[0..<count]) : nil
+    }
+}
+
+private struct SocketFailure: Error {
+    let code: Int32
+}
+
+private func port(of address: sockaddr_storage) -> UInt16 {
+    var address = address
+    return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) } }
+}
