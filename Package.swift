@@ -102,6 +102,7 @@ let package = Package(
                 "SlipstreamControlPlane",
                 "SlipstreamStore",
                 "SlipstreamDataPlane",
+                "CSlipstreamLinux",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

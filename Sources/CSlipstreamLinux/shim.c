@@ -3,6 +3,7 @@
 
 #ifdef __linux__
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,8 @@ void cslipstream_batch_send(cslipstream_datagram_batch *batch, int fd, unsigned 
 long cslipstream_batch_sent(const cslipstream_datagram_batch *batch, unsigned int index) { return batch->sent[index]; }
 
 int cslipstream_batch_error(const cslipstream_datagram_batch *batch, unsigned int index) { return batch->errors[index]; }
+
+int cslipstream_release_free_heap(void) { return malloc_trim(0); }
 
 void cslipstream_set_thread_name(const char *name) {
     char cut[16];

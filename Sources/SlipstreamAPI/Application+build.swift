@@ -16,6 +16,7 @@ public func buildApplication(
     logger: Logger = Logger(label: "slipstream"),
     onFirstAccount: (AccountCredentials) throws -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
+    OpenAPIDocument.deriveRules()
     let state = try await DataDirectory.open(configuration: configuration, logger: logger)
     if let first = state.firstAccount { try onFirstAccount(first) }
     let signal = ReconcilerSignal()

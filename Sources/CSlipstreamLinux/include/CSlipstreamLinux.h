@@ -1,5 +1,5 @@
 // Linux interfaces the Swift overlay for Glibc does not import: epoll(7) and eventfd(2), and GNU extensions
-// (accept4, recvmmsg and sendmmsg, thread names), for the data plane's flow loops.
+// (accept4, recvmmsg and sendmmsg, thread names, malloc_trim), for the data plane's flow loops and the server.
 #ifndef C_SLIPSTREAM_LINUX_H
 #define C_SLIPSTREAM_LINUX_H
 
@@ -39,6 +39,9 @@ void cslipstream_batch_send(cslipstream_datagram_batch *batch, int fd, unsigned 
 /// cslipstream_batch_error), -2 when it was not sent because it had been cut.
 long cslipstream_batch_sent(const cslipstream_datagram_batch *batch, unsigned int index);
 int cslipstream_batch_error(const cslipstream_datagram_batch *batch, unsigned int index);
+
+/// malloc_trim(3) with pad 0: hands the free pages of every malloc arena back to the system; 1 when some were.
+int cslipstream_release_free_heap(void);
 
 /// pthread_setname_np(3) for the calling thread; `name` is cut to 15 bytes.
 void cslipstream_set_thread_name(const char *name);
