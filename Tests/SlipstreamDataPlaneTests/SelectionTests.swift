@@ -153,6 +153,24 @@ import Testing
         #expect(Set(targets.map(\.endpoint)).count == targets.count)
     }
 
+    /// A loop's balancing state follows the plan it is given: a new plan with other weights for the same group is
+    /// balanced by the new weights at once, and a new plan with the same weights carries on the same cycle.
+    @Test func theBalancingStateFollowsANewPlan() {
+        func plan(_ weights: [Int]) -> ListenerPlan {
+            Self.plan([Self.local(weights.enumerated().map { Self.endpoint("e\($0.offset)", weight: $0.element, index: $0.offset + 1) })])
+        }
+        func firstPicks(_ plan: ListenerPlan, _ state: LoopBalancer, _ flows: Int) -> [Int] {
+            (0..<flows).compactMap { _ in plan.choose(client: nil, state: state).first?.endpoint }
+        }
+        let state = LoopBalancer()
+        #expect(firstPicks(plan([1, 1]), state, 3) == [0, 1, 0])
+        // Smooth weighted round-robin over 3 and 1 picks 0, 0, 1, 0 in each cycle of four.
+        let picks = firstPicks(plan([3, 1]), state, 402)
+        #expect(picks.filter { $0 == 0 }.count == 302 && picks.suffix(6) == [0, 0, 1, 0, 0, 0])
+        // The same weights in another plan finish the cycle the last plan began (a fresh state would pick 0, 0).
+        #expect(firstPicks(plan([3, 1]), state, 2) == [1, 0])
+    }
+
     /// Maglev's first picks follow the weights within a few points, and its fallbacks are other endpoints.
     @Test func maglevSharesFollowTheWeights() {
         let weights = [1, 2, 3, 2]

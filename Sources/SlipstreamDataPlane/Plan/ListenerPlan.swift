@@ -1,8 +1,8 @@
 import NIOCore
 import SlipstreamModel
 
-/// An endpoint as flows use it.
-public struct PlannedEndpoint: Sendable {
+/// An endpoint as flows use it. Immutable; a class, so that a flow holds it with one reference count.
+public final class PlannedEndpoint: Sendable {
     public let id: String
     /// The configured address or domain name, for logs.
     public let host: String
@@ -27,8 +27,8 @@ public struct PlannedEndpoint: Sendable {
     var isWeighted: Bool { self.weight > 0 && self.address != nil }
 }
 
-/// An endpoint group as flows use it.
-public struct PlannedGroup: Sendable {
+/// An endpoint group as flows use it. Immutable; a class, so that a flow holds it with one reference count.
+public final class PlannedGroup: Sendable {
     public let id: String
     public let isLocal: Bool
     /// `traffic_dial_percentage`, 0–100.
@@ -167,45 +167,42 @@ public final class ListenerPlan: Sendable {
     /// The endpoints a new flow from `client` should try, best first (at most ``maxAttempts``); empty when no group
     /// can take it. `state` is the calling event loop's balancing state.
     public func choose(client: IPAddress?, state: LoopBalancer) -> [FlowTarget] {
-        var groupOrder: [Int] = []
-        if let local = self.local {
-            if self.remotes.isEmpty {
-                groupOrder = [local]
-            } else if state.takeLocal(dial: self.groups[local].trafficDial) {
-                groupOrder = [local] + self.remotes
-            } else {
-                groupOrder = state.rotated(self.remotes) + [local]
-            }
-        } else if !self.remotes.isEmpty {
-            groupOrder = state.rotated(self.remotes)
-        }
         var targets: [FlowTarget] = []
         targets.reserveCapacity(Self.maxAttempts)
-        for (position, index) in groupOrder.enumerated() where targets.count < Self.maxAttempts {
-            let group = self.groups[index]
-            for member in self.order(group, client: client, state: state, isFirst: position == 0) {
-                if targets.count == Self.maxAttempts { break }
-                targets.append(FlowTarget(group: index, endpoint: group.members[member]))
+        guard let local = self.local else {
+            for (position, index) in state.rotated(self.remotes).enumerated() where targets.count < Self.maxAttempts {
+                self.append(index, client: client, state: state, isFirst: position == 0, to: &targets)
             }
+            return targets
+        }
+        if self.remotes.isEmpty {
+            self.append(local, client: client, state: state, isFirst: true, to: &targets)
+            return targets
+        }
+        let groupOrder = state.takeLocal(dial: self.groups[local].trafficDial) ? [local] + self.remotes : state.rotated(self.remotes) + [local]
+        for (position, index) in groupOrder.enumerated() where targets.count < Self.maxAttempts {
+            self.append(index, client: client, state: state, isFirst: position == 0, to: &targets)
         }
         return targets
     }
 
-    /// Positions in `group.members`, best first. Only the first group's first pick moves `state`.
-    private func order(_ group: PlannedGroup, client: IPAddress?, state: LoopBalancer, isFirst: Bool) -> [Int] {
+    /// Appends members of group `index` to `targets`, best first, until it holds ``maxAttempts``. Only the first
+    /// group's first pick moves `state`.
+    private func append(_ index: Int, client: IPAddress?, state: LoopBalancer, isFirst: Bool, to targets: inout [FlowTarget]) {
+        let group = self.groups[index]
         let count = group.members.count
-        guard count > 0 else { return [] }
-        let limit = min(count, Self.maxAttempts)
+        let limit = min(count, Self.maxAttempts - targets.count)
+        guard limit > 0 else { return }
         if let maglev = group.maglev {
-            return maglev.lookup(hash: Self.hash(client), distinct: limit)
+            for member in maglev.lookup(hash: Self.hash(client), distinct: limit) {
+                targets.append(FlowTarget(group: index, endpoint: group.members[member]))
+            }
+            return
         }
-        let start: Int
-        if isFirst {
-            start = state.nextPick(group: group) ?? 0
-        } else {
-            start = 0
+        let start = isFirst ? state.nextPick(group: group) ?? 0 : 0
+        for offset in 0..<limit {
+            targets.append(FlowTarget(group: index, endpoint: group.members[(start + offset) % count]))
         }
-        return (0..<limit).map { (start + $0) % count }
     }
 
     /// A well-mixed hash of a client address (the affinity key).

@@ -21,6 +21,10 @@ public final class LoopBalancer: @unchecked Sendable {
     }
 
     private var groups: [String: GroupState] = [:]
+    /// The group of the last pick and its state: most listeners have one group, so most flows skip the lookup by id.
+    /// The group is held (not just its identity), so a new plan's group cannot be mistaken for it.
+    private var lastGroup: PlannedGroup?
+    private var lastState: GroupState?
 
     public init() {}
 
@@ -43,16 +47,18 @@ public final class LoopBalancer: @unchecked Sendable {
 
     /// The position in `group.members` of the next pick by smooth weighted round-robin.
     func nextPick(group: PlannedGroup) -> Int? {
-        if let state = self.groups[group.id], state.key == group.balanceKey {
+        if let state = self.lastState, self.lastGroup === group {
             return state.roundRobin.next()
         }
-        let state = GroupState(key: group.balanceKey, weights: group.members.map { group.endpoints[$0].weight })
-        self.groups[group.id] = state
+        let state: GroupState
+        if let kept = self.groups[group.id], kept.key == group.balanceKey {
+            state = kept
+        } else {
+            state = GroupState(key: group.balanceKey, weights: group.members.map { group.endpoints[$0].weight })
+            self.groups[group.id] = state
+        }
+        self.lastGroup = group
+        self.lastState = state
         return state.roundRobin.next()
-    }
-
-    /// Forgets groups that are not in `ids`.
-    func retain(groups ids: Set<String>) {
-        self.groups = self.groups.filter { ids.contains($0.key) }
     }
 }
