@@ -844,8 +844,9 @@ def report(args, engines, results, meta):
         w("Counted with `perf trace -s` over the whole run (median run), divided by the row's units (requests, "
           "round trips; per GB for bulk rows). Tracing slows the proxies, so this run's rates and CPU are not "
           "comparable with an untraced run.\n")
-        w("| Row | Engine | total per unit | largest (calls per unit) |")
-        w("|---|---|---:|---|")
+        w("| Row | Engine | total per unit | largest (calls per unit) | TCP counters per unit (machine-wide: they "
+          "include the client's and the backend's segments) |")
+        w("|---|---|---:|---|---|")
         for row in args.rows:
             for eng in order:
                 r = med.get((row, eng))
@@ -854,11 +855,10 @@ def report(args, engines, results, meta):
                 units = r["units"]
                 calls = sorted(r["syscalls"].items(), key=lambda kv: -kv[1])
                 tcp = r.get("tcp_counters") or {}
-                w("| %s | %s | %.2f | %s |%s" % (
+                w("| %s | %s | %.2f | %s | %s |" % (
                     ROWS[row]["title"], engines[eng].label, sum(v for _, v in calls) / units,
                     ", ".join("%s %.2f" % (k, v / units) for k, v in calls[:8]),
-                    " machine-wide TCP per unit: " + ", ".join("%s %.2f" % (k, v / units) for k, v in tcp.items())
-                    if tcp and not row.startswith("udp") else ""))
+                    ", ".join("%s %.2f" % (k, v / units) for k, v in tcp.items()) if not row.startswith("udp") else "—"))
         w("")
     return "\n".join(out)
 
