@@ -126,12 +126,17 @@ extension API {
         try await self.metricsShow(#"slipstream_listener_active_connections{listener_id="\#(listenerID)"} 0"#)
     }
 
-    /// Whether `/metrics` shows the sample line `line` within ten seconds.
     /// Whether `/metrics` shows `line` (a whole sample line) within ten seconds.
     func metricsShow(_ line: String) async throws -> Bool {
         try await eventually(timeout: .seconds(10), every: .milliseconds(50)) {
             try await self.call(.get, "/metrics", auth: .anonymous).text.split(separator: "\n").contains(Substring(line))
         }
+    }
+
+    /// The value `/metrics` shows now for `series` (a metric name with its labels), or nil when it has none.
+    func metricValue(_ series: String) async throws -> Int? {
+        let lines = try await self.call(.get, "/metrics", auth: .anonymous).text.split(separator: "\n")
+        return lines.first { $0.hasPrefix(series + " ") }.flatMap { Int($0.dropFirst(series.count + 1)) }
     }
 }
 

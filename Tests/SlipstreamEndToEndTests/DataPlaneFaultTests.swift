@@ -432,6 +432,63 @@ import Testing
             #expect(try await api.metricsShow(#"slipstream_listener_udp_dropped_datagrams_total{listener_id="\#(second.listenerID)"} 3"#))
         }
     }
+
+    /// A session budget holds when both flow loops admit new clients at the same moment: bursts of new clients from
+    /// two threads at once open exactly the listener's budget of sessions, never one more per loop.
+    @Test func udpSessionBudgetsHoldWhenLoopsAdmitAtOnce() async throws {
+        let space = DataPlaneTestSpace(27, ports: 1)
+        let backend = try await RawUDPEcho(host: "127.0.0.2", port: space.port)
+        defer { Task { try? await backend.stop() } }
+        let budget = 4
+        let clients = 80
+        try await space.server {
+            $0.udpMaxSessions = budget
+            $0.udpMaxSessionsPerProcess = 1000
+        }.run { api in
+            // Eight listeners, eight bursts: the old check-then-count admission overshot in about half the runs.
+            for _ in 0..<8 {
+                let listener = try await api.servingListener(port: space.port, protocol: "UDP")
+                let address = listener.address
+                let port = space.port
+                // Two threads, each with its own sockets, fire one datagram per socket as fast as they can.
+                async let first = onOwnThread { UDPBurst.fire(to: address, port: port, sockets: clients / 2) }
+                async let second = onOwnThread { UDPBurst.fire(to: address, port: port, sockets: clients / 2) }
+                let sent = await first + second
+                #expect(sent == clients)
+                let id = listener.listenerID
+                // Every datagram is either a session's first or dropped at the budget.
+                let settled = try await eventually {
+                    let opened = try await api.metricValue(#"slipstream_listener_connections_total{listener_id="\#(id)"}"#) ?? 0
+                    let dropped = try await api.metricValue(#"slipstream_listener_udp_dropped_datagrams_total{listener_id="\#(id)"}"#) ?? 0
+                    return opened + dropped == clients
+                }
+                #expect(settled)
+                #expect(try await api.metricValue(#"slipstream_listener_connections_total{listener_id="\#(id)"}"#) == budget)
+                #expect(try await api.metricValue(#"slipstream_listener_active_connections{listener_id="\#(id)"}"#) == budget)
+            }
+        }
+    }
+}
+
+/// Blocking UDP sockets that each send one datagram.
+enum UDPBurst {
+    /// Opens `sockets` UDP sockets on 127.0.0.1 and sends one datagram from each to `address`:`port`, one right
+    /// after the other; closes them and returns how many were sent.
+    static func fire(to address: String, port: Int, sockets: Int) -> Int {
+        var target = sockaddr_in()
+        target.sin_family = sa_family_t(AF_INET)
+        target.sin_port = in_port_t(UInt16(port).bigEndian)
+        target.sin_addr.s_addr = inet_addr(address)
+        let descriptors = (0..<sockets).map { _ in socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0) }
+        defer { descriptors.forEach { close($0) } }
+        return descriptors.filter { fd in
+            withUnsafePointer(to: &target) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, "hello", 5, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 5
+                }
+            }
+        }.count
+    }
 }
 
 /// Runs `body` on a thread of its own and returns its result: for blocking socket calls that last long.

@@ -81,12 +81,26 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
         let stats = runtime.stats
         let plan = runtime.current
         let clientIP = key.address
+        let admitted = plan.admits(clientIP)
+        let routable = plan.isRoutable
+        // A session that may open takes its place in both budgets before the budgets are checked, so loops that
+        // admit at the same moment cannot both take the last place; the places go back unless it opens.
+        let reserves = admitted && routable
+        let listenerSessions = reserves ? runtime.udpSessions.loadThenWrappingIncrement(ordering: .relaxed) : 0
+        let processSessions = reserves ? self.limits.processSessions.loadThenWrappingIncrement(ordering: .relaxed) : 0
+        var opened = false
+        defer {
+            if reserves && !opened {
+                runtime.udpSessions.wrappingDecrement(ordering: .relaxed)
+                self.limits.processSessions.wrappingDecrement(ordering: .relaxed)
+            }
+        }
         let admission = UDPSessionAdmission.decide(
-            admitted: plan.admits(clientIP),
-            routable: plan.isRoutable,
-            listenerSessions: runtime.udpSessions.load(ordering: .relaxed),
+            admitted: admitted,
+            routable: routable,
+            listenerSessions: listenerSessions,
             maxPerListener: self.limits.maxSessionsPerListener,
-            processSessions: self.limits.processSessions.load(ordering: .relaxed),
+            processSessions: processSessions,
             maxPerProcess: self.limits.maxSessionsPerProcess
         )
         switch admission {
@@ -141,8 +155,7 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
             return
         }
         self.sessions[key] = session
-        runtime.udpSessions.wrappingIncrement(ordering: .relaxed)
-        self.limits.processSessions.wrappingIncrement(ordering: .relaxed)
+        opened = true
         stats.opened(loop: loop.index)
         endpoint.stats.opened(loop: loop.index)
         session.send(datagram)
