@@ -23,7 +23,6 @@ struct cslipstream_datagram_batch {
     struct mmsghdr *outgoing;
     unsigned int *outgoing_index;
     long *sent;
-    int *errors;
 };
 
 cslipstream_datagram_batch *cslipstream_batch_create(unsigned int capacity, size_t slot_size) {
@@ -38,9 +37,8 @@ cslipstream_datagram_batch *cslipstream_batch_create(unsigned int capacity, size
     batch->outgoing = calloc(capacity, sizeof(struct mmsghdr));
     batch->outgoing_index = calloc(capacity, sizeof(unsigned int));
     batch->sent = calloc(capacity, sizeof(long));
-    batch->errors = calloc(capacity, sizeof(int));
     if (!batch->slots || !batch->vectors || !batch->sources || !batch->messages || !batch->outgoing ||
-        !batch->outgoing_index || !batch->sent || !batch->errors) {
+        !batch->outgoing_index || !batch->sent) {
         cslipstream_batch_destroy(batch);
         return NULL;
     }
@@ -60,11 +58,8 @@ void cslipstream_batch_destroy(cslipstream_datagram_batch *batch) {
     free(batch->outgoing);
     free(batch->outgoing_index);
     free(batch->sent);
-    free(batch->errors);
     free(batch);
 }
-
-unsigned int cslipstream_batch_capacity(const cslipstream_datagram_batch *batch) { return batch->capacity; }
 
 int cslipstream_batch_receive(cslipstream_datagram_batch *batch, int fd) {
     for (unsigned int i = 0; i < batch->capacity; i++) {
@@ -96,7 +91,6 @@ void cslipstream_batch_send(cslipstream_datagram_batch *batch, int fd, unsigned 
     struct iovec vectors[count > 0 ? count : 1];
     unsigned int outgoing = 0;
     for (unsigned int i = 0; i < count; i++) {
-        batch->errors[i] = 0;
         size_t length = batch->messages[i].msg_len;
         if (length > batch->slot_size) {
             batch->sent[i] = -2;
@@ -125,15 +119,12 @@ void cslipstream_batch_send(cslipstream_datagram_batch *batch, int fd, unsigned 
         } else if (done < 0 && errno == EINTR) {
             continue;
         } else {
-            batch->errors[batch->outgoing_index[next]] = done < 0 ? errno : EIO;
-            next++;
+            next++;   // refused: its fate stays -1; go on with the next datagram
         }
     }
 }
 
 long cslipstream_batch_sent(const cslipstream_datagram_batch *batch, unsigned int index) { return batch->sent[index]; }
-
-int cslipstream_batch_error(const cslipstream_datagram_batch *batch, unsigned int index) { return batch->errors[index]; }
 
 int cslipstream_release_free_heap(void) { return malloc_trim(0); }
 

@@ -18,7 +18,6 @@ typedef struct cslipstream_datagram_batch cslipstream_datagram_batch;
 /// A batch of `capacity` slots of `slot_size` bytes each, or NULL when memory is short.
 cslipstream_datagram_batch *cslipstream_batch_create(unsigned int capacity, size_t slot_size);
 void cslipstream_batch_destroy(cslipstream_datagram_batch *batch);
-unsigned int cslipstream_batch_capacity(const cslipstream_datagram_batch *batch);
 
 /// One recvmmsg(2) call on `fd` (MSG_DONTWAIT | MSG_TRUNC) into the batch's slots: the number of datagrams
 /// received, or -1 with errno set (EAGAIN when none waits).
@@ -35,10 +34,9 @@ const struct sockaddr_storage *cslipstream_batch_source(const cslipstream_datagr
 /// datagram the socket refuses. Afterwards cslipstream_batch_sent tells each datagram's fate.
 void cslipstream_batch_send(cslipstream_datagram_batch *batch, int fd, unsigned int count,
                             const struct sockaddr *address, socklen_t address_length);
-/// After cslipstream_batch_send: the bytes sent of datagram `index`; -1 when the socket refused it (errno in
-/// cslipstream_batch_error), -2 when it was not sent because it had been cut.
+/// After cslipstream_batch_send: the bytes sent of datagram `index`; -1 when the socket refused it, -2 when it was
+/// not sent because it had been cut.
 long cslipstream_batch_sent(const cslipstream_datagram_batch *batch, unsigned int index);
-int cslipstream_batch_error(const cslipstream_datagram_batch *batch, unsigned int index);
 
 /// malloc_trim(3) with pad 0: hands the free pages of every malloc arena back to the system; 1 when some were.
 int cslipstream_release_free_heap(void);
