@@ -2,6 +2,8 @@ import CSlipstreamLinux
 import Glibc
 import Testing
 
+@testable import SlipstreamTestSupport
+
 /// The flow loops' datagram batch (`recvmmsg`/`sendmmsg`) on real UDP sockets on loopback: a call takes at most a
 /// batch, in arrival order, with each source; a send carries every whole datagram, in order, at its own length.
 struct DatagramBatchTests {
@@ -70,11 +72,9 @@ private struct UDPSocket {
 
     init() throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue | SOCK_NONBLOCK.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var size = 1 << 21
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int>.size))
+        var address = BlockingSocket.ipv4("127.0.0.1", 0)
+        var size: Int32 = 1 << 21
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }

@@ -144,18 +144,9 @@ import Testing
     @Test func aResetReachesAnEndpointThatReadsNothing() async throws {
         let space = DataPlaneTestSpace(23)
         let port = space.port
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let listener = BlockingSocket.listening(host: "127.0.0.2", port: port, backlog: 8)
         defer { close(listener) }
-        var one: Int32 = 1
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.2")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        #expect(bound == 0 && listen(listener, 8) == 0)
+        #expect(listener >= 0, "listen failed with errno \(errno)")
         // The endpoint writes until its send fails (or 10 s pass) and never reads. Blocking calls that last for the
         // whole test run on threads of their own, not on NIO's small thread pool, which the server needs meanwhile.
         let endpoint = Task {
@@ -209,18 +200,9 @@ import Testing
         let space = DataPlaneTestSpace(25)
         let port = space.port
         let flows = 40
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let listener = BlockingSocket.listening(host: "127.0.0.2", port: port, backlog: 64)
         defer { close(listener) }
-        var one: Int32 = 1
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.2")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        #expect(bound == 0 && listen(listener, 64) == 0)
+        #expect(listener >= 0, "listen failed with errno \(errno)")
         // Every other flow's greeting leaves a moment after the accept, so some arrive with the proxy's connect and
         // some after it. Then the endpoint echoes one message and closes.
         let endpoint = Task {
@@ -475,19 +457,11 @@ enum UDPBurst {
     /// Opens `sockets` UDP sockets on 127.0.0.1 and sends one datagram from each to `address`:`port`, one right
     /// after the other; closes them and returns how many were sent.
     static func fire(to address: String, port: Int, sockets: Int) -> Int {
-        var target = sockaddr_in()
-        target.sin_family = sa_family_t(AF_INET)
-        target.sin_port = in_port_t(UInt16(port).bigEndian)
-        target.sin_addr.s_addr = inet_addr(address)
         let descriptors = (0..<sockets).map { _ in socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0) }
         defer { descriptors.forEach { close($0) } }
-        return descriptors.filter { fd in
-            withUnsafePointer(to: &target) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, "hello", 5, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 5
-                }
-            }
-        }.count
+        return BlockingSocket.withAddress(address, port) { target, length in
+            descriptors.filter { sendto($0, "hello", 5, 0, target, length) == 5 }.count
+        }
     }
 }
 

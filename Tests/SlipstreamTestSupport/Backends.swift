@@ -316,14 +316,40 @@ enum BlockingSocket {
         return fd
     }
 
-    /// Connects `fd` to the IPv4 `host:port` (`connect(2)`): 0, or -1 with `errno` set.
-    static func dial(_ fd: Int32, host: String, port: Int) -> Int32 {
+    /// The IPv4 socket address `host:port`.
+    static func ipv4(_ host: String, _ port: Int) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr(host)
+        return address
+    }
+
+    /// Calls `body` with the IPv4 socket address `host:port` as a `sockaddr` and its length.
+    static func withAddress<T>(_ host: String, _ port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+        var address = Self.ipv4(host, port)
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
+    }
+
+    /// Connects `fd` to the IPv4 `host:port` (`connect(2)`): 0, or -1 with `errno` set.
+    static func dial(_ fd: Int32, host: String, port: Int) -> Int32 {
+        Self.withAddress(host, port) { connect(fd, $0, $1) }
+    }
+
+    /// A TCP socket listening on the IPv4 `host:port` (`SO_REUSEADDR`) with `backlog`, or -1 with `errno` set.
+    static func listening(host: String, port: Int, backlog: Int32) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return -1 }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard Self.withAddress(host, port, { bind(fd, $0, $1) }) == 0, listen(fd, backlog) == 0 else {
+            let code = errno
+            close(fd)
+            errno = code
+            return -1
+        }
+        return fd
     }
 }

@@ -323,10 +323,7 @@ func freePort(span: Int = 1) -> Int {
             let fd = socket(AF_INET, type, 0)
             guard fd >= 0 else { return nil }
             defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = in_port_t(UInt16(found ?? port).bigEndian)
+            var address = BlockingSocket.ipv4("127.0.0.1", found ?? port)
             let bound = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
