@@ -98,6 +98,16 @@ import Testing
                 try await eventually { (metricSample(try await api.call(.get, "/metrics", auth: .anonymous).text, sessionErrors) ?? 0) >= 1 },
                 "\(sessionErrors) stayed 0"
             )
+            // A datagram that meets the failed send is dropped and counted, not lost silently: bursts read in one
+            // batch send their second datagram on the socket the first one's port-unreachable failed.
+            let dropped = #"slipstream_listener_udp_dropped_datagrams_total{listener_id="\#(listener)"}"#
+            #expect(
+                try await eventually {
+                    try await client.sendBurst((0..<5).map { ByteBuffer(string: "burst-\($0)") }, to: target)
+                    return (try await api.metricValue(dropped) ?? 0) >= 1
+                },
+                "\(dropped) stayed 0"
+            )
             let backend = try await RawUDPEcho(host: "127.0.0.2", port: space.port)
             defer { Task { try? await backend.stop() } }
             var echoed = 0

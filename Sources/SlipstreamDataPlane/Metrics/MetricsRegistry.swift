@@ -73,7 +73,8 @@ public final class MetricsRegistry: Sendable {
             ("refused_total", "counter", "Flows refused before reaching an endpoint.", { $0.refused.load(ordering: .relaxed) }),
             ("denied_total", "counter", "New flows refused by the listener's IP group.", { $0.denied.load(ordering: .relaxed) }),
             (
-                "udp_dropped_datagrams_total", "counter", "UDP datagrams dropped (no endpoint, a session budget reached, too large).",
+                "udp_dropped_datagrams_total", "counter",
+                "UDP datagrams dropped (no endpoint, a session budget reached, too large, a socket buffer full, a failed send).",
                 { $0.droppedDatagrams.load(ordering: .relaxed) }
             ),
             (

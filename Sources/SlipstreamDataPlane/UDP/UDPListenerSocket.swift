@@ -244,18 +244,16 @@ final class UDPSession: LoopSource {
         self.lastActivity = now
     }
 
-    /// Sends a client's datagram to the endpoint. A send that fails for an error of the socket (an ICMP error of
-    /// an earlier datagram) ends the session; one that finds the socket's buffer full drops the datagram.
+    /// Sends a client's datagram to the endpoint. A datagram that does not leave is dropped and counted: one that
+    /// finds the socket's buffer full, and one whose send fails for an error of the socket (an ICMP error of an
+    /// earlier datagram), which also ends the session.
     func send(_ datagram: UnsafeRawBufferPointer) {
         guard !self.ended else { return }
         let sent = Glibc.send(self.fd, datagram.baseAddress, datagram.count, 0)
         guard sent >= 0 else {
             let code = errno
-            if code == EAGAIN || code == EWOULDBLOCK || code == ENOBUFS {
-                self.listener.runtime.stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
-            } else {
-                self.fail()
-            }
+            self.listener.runtime.stats.droppedDatagrams.wrappingIncrement(ordering: .relaxed)
+            if code != EAGAIN && code != EWOULDBLOCK && code != ENOBUFS { self.fail() }
             return
         }
         self.lastActivity = self.listener.loop?.now ?? self.lastActivity
