@@ -6,7 +6,10 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+
+#define CSLIPSTREAM_CONTROL_SIZE CMSG_SPACE(sizeof(uint32_t))
 
 int cslipstream_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
     return accept4(fd, address, length, flags);
@@ -18,6 +21,8 @@ struct cslipstream_datagram_batch {
     unsigned char *slots;
     struct iovec *vectors;
     struct sockaddr_storage *sources;
+    /// Per slot, room for one control message: the SO_RXQ_OVFL drop count.
+    unsigned char *controls;
     struct mmsghdr *messages;
     /// The messages handed to sendmmsg and, per received datagram, its fate (bytes sent, -1 refused, -2 cut).
     struct mmsghdr *outgoing;
@@ -33,11 +38,12 @@ cslipstream_datagram_batch *cslipstream_batch_create(unsigned int capacity, size
     batch->slots = malloc((size_t)capacity * slot_size);
     batch->vectors = calloc(capacity, sizeof(struct iovec));
     batch->sources = calloc(capacity, sizeof(struct sockaddr_storage));
+    batch->controls = calloc(capacity, CSLIPSTREAM_CONTROL_SIZE);
     batch->messages = calloc(capacity, sizeof(struct mmsghdr));
     batch->outgoing = calloc(capacity, sizeof(struct mmsghdr));
     batch->outgoing_index = calloc(capacity, sizeof(unsigned int));
     batch->sent = calloc(capacity, sizeof(long));
-    if (!batch->slots || !batch->vectors || !batch->sources || !batch->messages || !batch->outgoing ||
+    if (!batch->slots || !batch->vectors || !batch->sources || !batch->controls || !batch->messages || !batch->outgoing ||
         !batch->outgoing_index || !batch->sent) {
         cslipstream_batch_destroy(batch);
         return NULL;
@@ -54,6 +60,7 @@ void cslipstream_batch_destroy(cslipstream_datagram_batch *batch) {
     free(batch->slots);
     free(batch->vectors);
     free(batch->sources);
+    free(batch->controls);
     free(batch->messages);
     free(batch->outgoing);
     free(batch->outgoing_index);
@@ -69,6 +76,8 @@ int cslipstream_batch_receive(cslipstream_datagram_batch *batch, int fd) {
         header->msg_namelen = sizeof(struct sockaddr_storage);
         header->msg_iov = &batch->vectors[i];
         header->msg_iovlen = 1;
+        header->msg_control = batch->controls + (size_t)i * CSLIPSTREAM_CONTROL_SIZE;
+        header->msg_controllen = CSLIPSTREAM_CONTROL_SIZE;
         batch->messages[i].msg_len = 0;
     }
     return recvmmsg(fd, batch->messages, batch->capacity, MSG_DONTWAIT | MSG_TRUNC, NULL);
@@ -84,6 +93,21 @@ size_t cslipstream_batch_length(const cslipstream_datagram_batch *batch, unsigne
 
 const struct sockaddr_storage *cslipstream_batch_source(const cslipstream_datagram_batch *batch, unsigned int index) {
     return &batch->sources[index];
+}
+
+long cslipstream_batch_drop_count(const cslipstream_datagram_batch *batch, unsigned int count) {
+    for (unsigned int i = count; i > 0; i--) {
+        struct msghdr *header = (struct msghdr *)&batch->messages[i - 1].msg_hdr;
+        for (struct cmsghdr *control = CMSG_FIRSTHDR(header); control != NULL; control = CMSG_NXTHDR(header, control)) {
+            if (control->cmsg_level == SOL_SOCKET && control->cmsg_type == SO_RXQ_OVFL &&
+                control->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
+                uint32_t drops;
+                memcpy(&drops, CMSG_DATA(control), sizeof(drops));
+                return (long)drops;
+            }
+        }
+    }
+    return -1;
 }
 
 void cslipstream_batch_send(cslipstream_datagram_batch *batch, int fd, unsigned int count,

@@ -27,6 +27,10 @@ public struct PoPConfiguration: Sendable {
     /// UDP sessions of the whole PoP (each holds a descriptor). Defaults to a quarter of the open-file soft limit
     /// (``DescriptorLimit/udpSessionBudget(softLimit:)``).
     public var udpMaxSessionsPerProcess = DescriptorLimit.current().map { DescriptorLimit.udpSessionBudget(softLimit: $0.soft) } ?? 256
+    /// `SO_RCVBUF` in bytes of every UDP socket (listener and session), or nil for the kernel's default
+    /// (`net.core.rmem_default`); the kernel doubles it and caps it at `net.core.rmem_max`. Datagrams that find a
+    /// buffer full are dropped by the kernel and counted (`udp_receive_buffer_drops_total`).
+    public var udpReceiveBufferBytes: Int?
     /// How often endpoint domain names (`CUSTOM_DOMAIN_NAME`) are resolved again.
     public var dnsRefreshInterval = Duration.seconds(30)
     /// Listening sockets this PoP may hold (one per event loop for each port of each accelerator address). A
@@ -410,7 +414,8 @@ public actor EmbeddedPoP: PoP {
                     idleTimeout: self.configuration.udpIdleTimeout,
                     maxSessionsPerListener: self.configuration.udpMaxSessions,
                     maxSessionsPerProcess: self.configuration.udpMaxSessionsPerProcess,
-                    processSessions: self.udpProcessSessions
+                    processSessions: self.udpProcessSessions,
+                    receiveBufferBytes: self.configuration.udpReceiveBufferBytes
                 )
             )
             : try self.forwarder.listenTCP(

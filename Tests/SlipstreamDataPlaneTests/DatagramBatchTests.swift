@@ -38,6 +38,30 @@ struct DatagramBatchTests {
         #expect(receiver.receive() == nil)
     }
 
+    /// A socket with `SO_RXQ_OVFL` on reports how many datagrams the kernel dropped for its full buffer with the
+    /// first datagram it receives after them; those that waited before the drops carry no count.
+    @Test func aBatchReportsTheDatagramsTheKernelDroppedForAFullBuffer() throws {
+        let sender = try UDPSocket()
+        let relay = try UDPSocket(receiveBuffer: 4_096)
+        defer { [sender, relay].forEach { close($0.fd) } }
+        var on: Int32 = 1
+        #expect(setsockopt(relay.fd, SOL_SOCKET, SO_RXQ_OVFL, &on, socklen_t(MemoryLayout<Int32>.size)) == 0)
+        guard let batch = cslipstream_batch_create(16, 65_536) else { Issue.record("no batch"); return }
+        defer { cslipstream_batch_destroy(batch) }
+
+        let payload = [UInt8](repeating: 7, count: 1_000)
+        for _ in 0..<100 { #expect(sender.send(payload, to: relay) == payload.count) }
+        var held = 0
+        while case let count = cslipstream_batch_receive(batch, relay.fd), count > 0 {
+            #expect(cslipstream_batch_drop_count(batch, UInt32(count)) == -1)
+            held += Int(count)
+        }
+        #expect(held > 0 && held < 100, "\(held) of 100 datagrams fit in the buffer")
+        #expect(sender.send(payload, to: relay) == payload.count)
+        #expect(cslipstream_batch_receive(batch, relay.fd) == 1)
+        #expect(cslipstream_batch_drop_count(batch, 1) == 100 - held)
+    }
+
     @Test func aDatagramLongerThanASlotIsReportedAtItsLengthAndNotSent() throws {
         let sender = try UDPSocket()
         let relay = try UDPSocket()
@@ -70,10 +94,11 @@ private struct UDPSocket {
     let address: sockaddr_in
     var port: UInt16 { UInt16(bigEndian: self.address.sin_port) }
 
-    init() throws {
+    /// - Parameter receiveBuffer: `SO_RCVBUF` in bytes (the kernel doubles it).
+    init(receiveBuffer: Int32 = 1 << 21) throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue | SOCK_NONBLOCK.rawValue), 0)
         var address = BlockingSocket.ipv4("127.0.0.1", 0)
-        var size: Int32 = 1 << 21
+        var size = receiveBuffer
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {

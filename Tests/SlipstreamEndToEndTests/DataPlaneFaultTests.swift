@@ -425,6 +425,44 @@ import Testing
         }
     }
 
+    /// Datagrams the kernel drops because a socket's receive buffer is full are counted: every datagram a client
+    /// sent is either carried to the endpoint or counted as dropped, by the kernel or by the PoP.
+    @Test func datagramsDroppedForAFullReceiveBufferAreCounted() async throws {
+        let space = DataPlaneTestSpace(28, ports: 1)
+        // The endpoint is a sink: it answers nothing, so only the listener's sockets receive.
+        let sink = try await DatagramClient.open(host: "127.0.0.2", port: space.port)
+        defer { sink.close() }
+        try await space.server { $0.udpReceiveBufferBytes = 4_096 }.run { api in
+            let (address, id, _) = try await api.servingListener(port: space.port, protocol: "UDP")
+            let client = try await DatagramClient.open()
+            defer { client.close() }
+            let target = try SocketAddress(ipAddress: address, port: space.port)
+            let size = 1_000
+            let bytesIn = #"slipstream_listener_bytes_in_total{listener_id="\#(id)"}"#
+            let kernelDrops = #"slipstream_listener_udp_receive_buffer_drops_total{listener_id="\#(id)"}"#
+            // A burst far beyond the 8 KiB the kernel grants a 4,096-byte SO_RCVBUF.
+            try await client.sendBurst((0..<300).map { _ in ByteBuffer(repeating: 1, count: size) }, to: target)
+            var carried = -1
+            _ = try await eventually {
+                let now = try await api.metricValue(bytesIn) ?? 0
+                defer { carried = now }
+                return now == carried
+            }
+            // Drops are reported with the next datagram the socket receives.
+            try await client.send(ByteBuffer(repeating: 2, count: size), to: target)
+            let accounted = try await eventually {
+                let carried = (try await api.metricValue(bytesIn) ?? 0) / size
+                let dropped = try await api.metricValue(kernelDrops) ?? 0
+                return carried + dropped == 301
+            }
+            let carriedCount = (try await api.metricValue(bytesIn) ?? 0) / size
+            let droppedCount = try await api.metricValue(kernelDrops) ?? 0
+            #expect(accounted, "\(carriedCount) carried + \(droppedCount) dropped by the kernel of 301 sent")
+            #expect(droppedCount > 0)
+            #expect(try await api.metricValue(#"slipstream_listener_udp_dropped_datagrams_total{listener_id="\#(id)"}"#) == 0)
+        }
+    }
+
     /// A session budget holds when both flow loops admit new clients at the same moment: bursts of new clients from
     /// two threads at once open exactly the listener's budget of sessions, never one more per loop.
     @Test func udpSessionBudgetsHoldWhenLoopsAdmitAtOnce() async throws {

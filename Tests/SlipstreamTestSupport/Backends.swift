@@ -78,14 +78,16 @@ final class DatagramClient: Sendable {
         self.replies = replies
     }
 
-    static func open() async throws -> DatagramClient {
+    /// A datagram socket bound to `host`:`port` (port 0: a free one) that keeps what it receives and answers
+    /// nothing; as an endpoint it is a sink.
+    static func open(host: String = "127.0.0.1", port: Int = 0) async throws -> DatagramClient {
         let replies = NIOLockedValueBox<[ByteBuffer]>([])
         let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(replies: replies)) }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: host, port: port).get()
         return DatagramClient(channel: channel, replies: replies)
     }
 

@@ -1,5 +1,5 @@
 // Linux interfaces the Swift overlay for Glibc does not import: epoll(7) and eventfd(2), and GNU extensions
-// (accept4, recvmmsg and sendmmsg, thread names, malloc_trim), for the data plane's flow loops and the server.
+// (accept4, recvmmsg and sendmmsg, SO_RXQ_OVFL drop counts, thread names, malloc_trim), for the data plane's flow loops and the server.
 #ifndef C_SLIPSTREAM_LINUX_H
 #define C_SLIPSTREAM_LINUX_H
 
@@ -29,6 +29,11 @@ const void *cslipstream_batch_bytes(const cslipstream_datagram_batch *batch, uns
 size_t cslipstream_batch_length(const cslipstream_datagram_batch *batch, unsigned int index);
 /// The source address of received datagram `index`.
 const struct sockaddr_storage *cslipstream_batch_source(const cslipstream_datagram_batch *batch, unsigned int index);
+/// After cslipstream_batch_receive returned `count`: the receiving socket's count of datagrams the kernel dropped
+/// because its receive buffer was full, as the latest of those datagrams carried it (SO_RXQ_OVFL, socket(7); a
+/// cumulative, wrapping 32-bit count), or -1 when none carried one (the socket has dropped nothing, or the option
+/// is off).
+long cslipstream_batch_drop_count(const cslipstream_datagram_batch *batch, unsigned int count);
 
 /// Sends received datagrams 0..<count that arrived whole to `address` from `fd` with sendmmsg(2), going on past a
 /// datagram the socket refuses. Afterwards cslipstream_batch_sent tells each datagram's fate.

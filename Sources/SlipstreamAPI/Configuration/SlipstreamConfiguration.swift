@@ -23,7 +23,8 @@ import SlipstreamModel
 /// - `SLIPSTREAM_MASTER_KEY`: base64 of 32 bytes; replaces the key file `master.key` in the data directory
 /// - `SLIPSTREAM_DATA_PLANE` (`on`), `SLIPSTREAM_POP_REGION` (the first region), `SLIPSTREAM_CONNECT_TIMEOUT_MS` (2000),
 ///   `SLIPSTREAM_DRAIN_TIMEOUT_SECONDS` (30), `SLIPSTREAM_UDP_IDLE_TIMEOUT_SECONDS` (60), `SLIPSTREAM_UDP_MAX_SESSIONS` (10000 per listener),
-///   `SLIPSTREAM_UDP_MAX_SESSIONS_PER_PROCESS` (a quarter of the open-file limit)
+///   `SLIPSTREAM_UDP_MAX_SESSIONS_PER_PROCESS` (a quarter of the open-file limit), `SLIPSTREAM_UDP_RECEIVE_BUFFER_BYTES`
+///   (4096-268435456; default the kernel's `net.core.rmem_default`): `SO_RCVBUF` of every UDP socket
 /// - `SLIPSTREAM_POP_ID` (`embedded`), `SLIPSTREAM_BYOIP_POOLS`: comma-separated `CIDR=AREA` (default none),
 ///   `SLIPSTREAM_ACCESS_LOG_MAX_BYTES` (10485760)
 /// - `SLIPSTREAM_POP_STALE_SECONDS` (15): a PoP whose last report is older is stale (`ERROR` in `GET /v1/pops`)
@@ -73,6 +74,8 @@ public struct SlipstreamConfiguration: Sendable {
     public var udpMaxSessions = 10_000
     /// UDP sessions of the whole process; nil derives it from the open-file limit (a quarter of it).
     public var udpMaxSessionsPerProcess: Int?
+    /// `SO_RCVBUF` in bytes of every data-plane UDP socket; nil keeps the kernel's default.
+    public var udpReceiveBufferBytes: Int?
     /// Identifier of the embedded PoP in `GET /v1/pops`.
     public var popID = "embedded"
     /// Pools listed by `GET /v1/byoip-pools`.
@@ -104,6 +107,7 @@ public struct SlipstreamConfiguration: Sendable {
         pop.udpIdleTimeout = .seconds(Int64(self.udpIdleTimeoutSeconds))
         pop.udpMaxSessions = self.udpMaxSessions
         if let perProcess = self.udpMaxSessionsPerProcess { pop.udpMaxSessionsPerProcess = perProcess }
+        pop.udpReceiveBufferBytes = self.udpReceiveBufferBytes
         return pop
     }
 
@@ -177,6 +181,7 @@ public struct SlipstreamConfiguration: Sendable {
         if let n = try integer("SLIPSTREAM_UDP_IDLE_TIMEOUT_SECONDS", 1...3600) { self.udpIdleTimeoutSeconds = n }
         if let n = try integer("SLIPSTREAM_UDP_MAX_SESSIONS", 1...1_000_000) { self.udpMaxSessions = n }
         if let n = try integer("SLIPSTREAM_UDP_MAX_SESSIONS_PER_PROCESS", 1...10_000_000) { self.udpMaxSessionsPerProcess = n }
+        if let n = try integer("SLIPSTREAM_UDP_RECEIVE_BUFFER_BYTES", 4096...(1 << 28)) { self.udpReceiveBufferBytes = n }
         if let n = try integer("SLIPSTREAM_POP_STALE_SECONDS", 2...3600) { self.popStaleAfterSeconds = n }
         if let n = try integer("SLIPSTREAM_ACCESS_LOG_MAX_BYTES", 1024...(1 << 30)) { self.accessLogMaxBytes = n }
         if let id = value("SLIPSTREAM_POP_ID") {

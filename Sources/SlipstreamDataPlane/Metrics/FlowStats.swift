@@ -27,6 +27,10 @@ public final class FlowStats: Sendable {
     /// UDP sessions ended because their endpoint socket failed (an ICMP error such as port unreachable, a failed
     /// write); the client's next datagram opens a new session.
     public let sessionErrors = ManagedAtomic<Int>(0)
+    /// UDP datagrams the kernel dropped before the PoP read them, because a socket's receive buffer was full (the
+    /// listener's sockets and its sessions' endpoint sockets; `SO_RXQ_OVFL`, socket(7)). Counted when the socket
+    /// next receives a datagram.
+    public let receiveBufferDrops = ManagedAtomic<Int>(0)
 
     /// - Parameter loops: slots per counter; defaults to one per core, as many as a PoP has flow loops.
     public init(loops: Int = System.coreCount) {

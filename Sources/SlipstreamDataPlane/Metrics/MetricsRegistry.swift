@@ -78,6 +78,11 @@ public final class MetricsRegistry: Sendable {
                 { $0.droppedDatagrams.load(ordering: .relaxed) }
             ),
             (
+                "udp_receive_buffer_drops_total", "counter",
+                "UDP datagrams the kernel dropped for a full socket receive buffer before the PoP read them.",
+                { $0.receiveBufferDrops.load(ordering: .relaxed) }
+            ),
+            (
                 "udp_session_errors_total", "counter", "UDP sessions ended by an error on their endpoint socket.",
                 { $0.sessionErrors.load(ordering: .relaxed) }
             ),

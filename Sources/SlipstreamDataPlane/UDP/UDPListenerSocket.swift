@@ -28,6 +28,7 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
     let limits: UDPLimits
     private var sessions: [UDPClientKey: UDPSession] = [:]
     private var attached = false
+    private var kernelDrops = ReceiveBufferDrops()
 
     /// Opens a UDP socket on `address`:`port` with `SO_REUSEPORT` (one socket per loop of this process),
     /// non-blocking.
@@ -36,6 +37,7 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
         let socketAddress = try SocketAddress(ipAddress: address, port: port)
         let fd = try openSocket(socketAddress, type: SOCK_DGRAM) { fd in
             try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1)
+            try limits.prepare(fd)
         }
         self.limits = limits
         super.init(fd: fd, address: socketAddress, port: port, runtime: runtime, accessLog: accessLog)
@@ -60,6 +62,7 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
         // EAGAIN or EINTR: nothing now; the socket is level-triggered, so what arrives is reported.
         let count = cslipstream_batch_receive(batch, self.fd)
         guard count > 0 else { return }
+        self.kernelDrops.count(batch, received: count, into: self.runtime.stats)
         for index in 0..<UInt32(count) {
             let length = cslipstream_batch_length(batch, index)
             guard length <= datagramBufferSize else {
@@ -128,7 +131,7 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
         let endpoint = plan.groups[target.group].endpoints[target.endpoint]
         let fd: Int32
         do {
-            fd = try connectedDatagramSocket(to: address, port: self.port)
+            fd = try connectedDatagramSocket(to: address, port: self.port, limits: self.limits)
         } catch {
             endpoint.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
             stats.connectFailures.wrappingIncrement(ordering: .relaxed)
@@ -219,6 +222,7 @@ final class UDPSession: LoopSource {
     /// The loop's clock at the last datagram either way that was carried.
     private(set) var lastActivity: Int64
     private var ended = false
+    private var kernelDrops = ReceiveBufferDrops()
     /// The loop's index, for its slots of the counters.
     let loopIndex: Int
 
@@ -273,6 +277,7 @@ final class UDPSession: LoopSource {
             if count < 0 && code != EAGAIN && code != EWOULDBLOCK && code != EINTR { self.fail() }
             return
         }
+        self.kernelDrops.count(batch, received: count, into: self.listener.runtime.stats)
         let length = socklen_t(self.client.ss_family == sa_family_t(AF_INET6) ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
         withUnsafePointer(to: &self.client) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { cslipstream_batch_send(batch, self.listener.fd, UInt32(count), $0, length) }
@@ -314,13 +319,19 @@ final class UDPSession: LoopSource {
     }
 }
 
-/// A non-blocking UDP socket connected to `address` at `port`.
-/// - Throws: ``SocketError`` from `socket` or `connect`.
-private func connectedDatagramSocket(to address: SocketAddress, port: Int) throws -> Int32 {
+/// A non-blocking UDP socket connected to `address` at `port`, prepared by `limits`.
+/// - Throws: ``SocketError`` from `socket`, `setsockopt` or `connect`.
+private func connectedDatagramSocket(to address: SocketAddress, port: Int, limits: UDPLimits) throws -> Int32 {
     var storage = sockaddr_storage()
     let length = withSocketAddress(address, port: port, into: &storage)
     let fd = socket(Int32(storage.ss_family), Int32(SOCK_DGRAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw SocketError("socket", errno) }
+    do {
+        try limits.prepare(fd)
+    } catch {
+        close(fd)
+        throw error
+    }
     let result = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) } }
     guard result == 0 else {
         let code = errno
@@ -330,7 +341,8 @@ private func connectedDatagramSocket(to address: SocketAddress, port: Int) throw
     return fd
 }
 
-/// Bounds on UDP sessions. Each session holds one socket (a descriptor) and a table entry.
+/// Bounds on UDP sessions and the settings of every UDP socket. Each session holds one socket (a descriptor) and
+/// a table entry.
 struct UDPLimits: Sendable {
     var idleTimeout: TimeAmount
     /// Sessions per listener, over all its sockets.
@@ -338,4 +350,31 @@ struct UDPLimits: Sendable {
     /// Sessions of the whole process; shared by every listener through `processSessions`.
     var maxSessionsPerProcess: Int
     let processSessions: ManagedAtomic<Int>
+    /// `SO_RCVBUF` in bytes for every UDP socket (listener and session), or nil for the kernel's default
+    /// (`net.core.rmem_default`). The kernel doubles it for its bookkeeping and caps it at `net.core.rmem_max`.
+    var receiveBufferBytes: Int? = nil
+
+    /// Sets the options of a new UDP socket: the receive buffer, and `SO_RXQ_OVFL`, so received datagrams carry the
+    /// socket's count of datagrams the kernel dropped for a full buffer.
+    /// - Throws: ``SocketError`` from `setsockopt`.
+    func prepare(_ fd: Int32) throws {
+        try setOption(fd, SOL_SOCKET, SO_RXQ_OVFL, 1)
+        if let bytes = self.receiveBufferBytes { try setOption(fd, SOL_SOCKET, SO_RCVBUF, Int32(clamping: bytes)) }
+    }
+}
+
+/// What one UDP socket has reported of the kernel's drops (`SO_RXQ_OVFL`, socket(7)): each received datagram
+/// carries the socket's cumulative 32-bit count of datagrams dropped for a full receive buffer (once there is one).
+struct ReceiveBufferDrops {
+    private var reported: UInt32 = 0
+
+    /// Adds the drops reported since the last batch of this socket to `stats`.
+    mutating func count(_ batch: OpaquePointer, received: Int32, into stats: FlowStats) {
+        let latest = cslipstream_batch_drop_count(batch, UInt32(received))
+        guard latest >= 0 else { return }
+        let current = UInt32(truncatingIfNeeded: latest)
+        let new = current &- self.reported
+        self.reported = current
+        if new > 0 { stats.receiveBufferDrops.wrappingIncrement(by: Int(new), ordering: .relaxed) }
+    }
 }
