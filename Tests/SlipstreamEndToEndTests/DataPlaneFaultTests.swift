@@ -480,19 +480,26 @@ import Testing
                 let listener = try await api.servingListener(port: space.port, protocol: "UDP")
                 let address = listener.address
                 let port = space.port
-                // Two threads, each with its own sockets, fire one datagram per socket as fast as they can.
-                async let first = onOwnThread { UDPBurst.fire(to: address, port: port, sockets: clients / 2) }
-                async let second = onOwnThread { UDPBurst.fire(to: address, port: port, sockets: clients / 2) }
+                // Two threads, each with its own sockets, fire one datagram per socket as fast as they can. Every
+                // socket stays open until both have fired, so no two datagrams share a source port (one session).
+                let sockets = UDPBurst.sockets(clients)
+                defer { sockets.forEach { close($0) } }
+                let halves = [Array(sockets[..<(clients / 2)]), Array(sockets[(clients / 2)...])]
+                async let first = onOwnThread { [halves] in UDPBurst.fire(to: address, port: port, from: halves[0]) }
+                async let second = onOwnThread { [halves] in UDPBurst.fire(to: address, port: port, from: halves[1]) }
                 let sent = await first + second
                 #expect(sent == clients)
                 let id = listener.listenerID
                 // Every datagram is either a session's first or dropped at the budget.
+                var seen = ""
                 let settled = try await eventually {
                     let opened = try await api.metricValue(#"slipstream_listener_connections_total{listener_id="\#(id)"}"#) ?? 0
                     let dropped = try await api.metricValue(#"slipstream_listener_udp_dropped_datagrams_total{listener_id="\#(id)"}"#) ?? 0
+                    let kernel = try await api.metricValue(#"slipstream_listener_udp_receive_buffer_drops_total{listener_id="\#(id)"}"#) ?? 0
+                    seen = "\(opened) opened, \(dropped) dropped, \(kernel) dropped by the kernel"
                     return opened + dropped == clients
                 }
-                #expect(settled)
+                #expect(settled, "\(seen) of \(clients)")
                 #expect(try await api.metricValue(#"slipstream_listener_connections_total{listener_id="\#(id)"}"#) == budget)
                 #expect(try await api.metricValue(#"slipstream_listener_active_connections{listener_id="\#(id)"}"#) == budget)
             }
@@ -502,12 +509,19 @@ import Testing
 
 /// Blocking UDP sockets that each send one datagram.
 enum UDPBurst {
-    /// Opens `sockets` UDP sockets on 127.0.0.1 and sends one datagram from each to `address`:`port`, one right
-    /// after the other; closes them and returns how many were sent.
-    static func fire(to address: String, port: Int, sockets: Int) -> Int {
-        let descriptors = (0..<sockets).map { _ in socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0) }
-        defer { descriptors.forEach { close($0) } }
-        return BlockingSocket.withAddress(address, port) { target, length in
+    /// `count` UDP sockets bound to 127.0.0.1, each on its own port; the caller closes them.
+    static func sockets(_ count: Int) -> [Int32] {
+        (0..<count).map { _ in
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            _ = BlockingSocket.withAddress("127.0.0.1", 0) { address, length in bind(fd, address, length) }
+            return fd
+        }
+    }
+
+    /// Sends one datagram from each of `descriptors` to `address`:`port`, one right after the other; returns how
+    /// many were sent.
+    static func fire(to address: String, port: Int, from descriptors: [Int32]) -> Int {
+        BlockingSocket.withAddress(address, port) { target, length in
             descriptors.filter { sendto($0, "hello", 5, 0, target, length) == 5 }.count
         }
     }

@@ -323,6 +323,9 @@ func freePort(span: Int = 1) -> Int {
             let fd = socket(AF_INET, type, 0)
             guard fd >= 0 else { return nil }
             defer { close(fd) }
+            // As the listeners the tests start do: connections in TIME_WAIT on the port don't hold it.
+            var one: Int32 = 1
+            if type == Int32(SOCK_STREAM.rawValue) { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)) }
             var address = BlockingSocket.ipv4("127.0.0.1", found ?? port)
             let bound = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
