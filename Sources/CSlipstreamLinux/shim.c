@@ -95,7 +95,7 @@ const struct sockaddr_storage *cslipstream_batch_source(const cslipstream_datagr
     return &batch->sources[index];
 }
 
-long cslipstream_batch_drop_count(const cslipstream_datagram_batch *batch, unsigned int count) {
+int64_t cslipstream_batch_drop_count(const cslipstream_datagram_batch *batch, unsigned int count) {
     for (unsigned int i = count; i > 0; i--) {
         struct msghdr *header = (struct msghdr *)&batch->messages[i - 1].msg_hdr;
         for (struct cmsghdr *control = CMSG_FIRSTHDR(header); control != NULL; control = CMSG_NXTHDR(header, control)) {
@@ -103,7 +103,7 @@ long cslipstream_batch_drop_count(const cslipstream_datagram_batch *batch, unsig
                 control->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
                 uint32_t drops;
                 memcpy(&drops, CMSG_DATA(control), sizeof(drops));
-                return (long)drops;
+                return (int64_t)drops;
             }
         }
     }

@@ -28,7 +28,7 @@ public struct PoPConfiguration: Sendable {
     /// (``DescriptorLimit/udpSessionBudget(softLimit:)``).
     public var udpMaxSessionsPerProcess = DescriptorLimit.current().map { DescriptorLimit.udpSessionBudget(softLimit: $0.soft) } ?? 256
     /// `SO_RCVBUF` in bytes of every UDP socket (listener and session), or nil for the kernel's default
-    /// (`net.core.rmem_default`); the kernel doubles it and caps it at `net.core.rmem_max`. Datagrams that find a
+    /// (`net.core.rmem_default`); the kernel caps it at `net.core.rmem_max`, then doubles it. Datagrams that find a
     /// buffer full are dropped by the kernel and counted (`udp_receive_buffer_drops_total`).
     public var udpReceiveBufferBytes: Int?
     /// How often endpoint domain names (`CUSTOM_DOMAIN_NAME`) are resolved again.

@@ -425,9 +425,9 @@ import Testing
         }
     }
 
-    /// Datagrams the kernel drops because a socket's receive buffer is full are counted: every datagram a client
-    /// sent is either carried to the endpoint or counted as dropped, by the kernel or by the PoP.
-    @Test func datagramsDroppedForAFullReceiveBufferAreCounted() async throws {
+    /// Datagrams the kernel drops because a listener socket's receive buffer is full are counted: every datagram a
+    /// client sent is either carried to the endpoint or counted as dropped, by the kernel or by the PoP.
+    @Test func datagramsDroppedForAFullListenerBufferAreCounted() async throws {
         let space = DataPlaneTestSpace(28, ports: 1)
         // The endpoint is a sink: it answers nothing, so only the listener's sockets receive.
         let sink = try await DatagramClient.open(host: "127.0.0.2", port: space.port)
@@ -437,29 +437,93 @@ import Testing
             let client = try await DatagramClient.open()
             defer { client.close() }
             let target = try SocketAddress(ipAddress: address, port: space.port)
-            let size = 1_000
-            let bytesIn = #"slipstream_listener_bytes_in_total{listener_id="\#(id)"}"#
-            let kernelDrops = #"slipstream_listener_udp_receive_buffer_drops_total{listener_id="\#(id)"}"#
-            // A burst far beyond the 8 KiB the kernel grants a 4,096-byte SO_RCVBUF.
-            try await client.sendBurst((0..<300).map { _ in ByteBuffer(repeating: 1, count: size) }, to: target)
-            var carried = -1
-            _ = try await eventually {
-                let now = try await api.metricValue(bytesIn) ?? 0
-                defer { carried = now }
-                return now == carried
+            // 20 datagrams of 4,000 bytes (about 8.5 KiB each in kernel memory) fit the kernel's default buffer of
+            // about 208 KiB; the 8 KiB it grants a 4,096-byte SO_RCVBUF holds one: drops show the setting took.
+            let size = 4_000
+            let burst = 20
+            // A loop that wakes at each datagram may keep pace with one burst: burst again until the kernel has
+            // dropped some, then send one datagram per look, so the socket reports its drops with the next it queues.
+            var sent = 0
+            var kernel = 0
+            var seen = ""
+            let accounted = try await eventually(timeout: .seconds(10), every: .milliseconds(100)) {
+                let count = kernel > 0 ? 1 : burst
+                try await client.sendBurst((0..<count).map { _ in ByteBuffer(repeating: 1, count: size) }, to: target)
+                sent += count
+                let carried = (try await api.metricValue(#"slipstream_listener_bytes_in_total{listener_id="\#(id)"}"#) ?? 0) / size
+                kernel = try await api.metricValue(#"slipstream_listener_udp_receive_buffer_drops_total{listener_id="\#(id)"}"#) ?? 0
+                let dropped = try await api.metricValue(#"slipstream_listener_udp_dropped_datagrams_total{listener_id="\#(id)"}"#) ?? 0
+                seen = "\(carried) carried, \(kernel) dropped by the kernel, \(dropped) by the PoP"
+                return kernel > 0 && carried + kernel + dropped == sent
             }
-            // Drops are reported with the next datagram the socket receives.
-            try await client.send(ByteBuffer(repeating: 2, count: size), to: target)
-            let accounted = try await eventually {
-                let carried = (try await api.metricValue(bytesIn) ?? 0) / size
-                let dropped = try await api.metricValue(kernelDrops) ?? 0
-                return carried + dropped == 301
+            #expect(accounted, "\(seen) of \(sent) sent")
+        }
+    }
+
+    /// Datagrams the kernel drops because a session's endpoint socket is full are counted, for the listener and for
+    /// the endpoint: every reply the endpoint sent is carried to the client or counted as dropped.
+    @Test func repliesDroppedForAFullSessionBufferAreCounted() async throws {
+        let space = DataPlaneTestSpace(29, ports: 1)
+        let endpoint = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(endpoint) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(endpoint, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        #expect(BlockingSocket.withAddress("127.0.0.2", space.port) { bind(endpoint, $0, $1) } == 0)
+        try await space.server { $0.udpReceiveBufferBytes = 4_096 }.run { api in
+            let (address, id, groupID) = try await api.servingListener(port: space.port, protocol: "UDP")
+            let endpoints = try await api.call(.get, "/v1/endpoint-groups/\(groupID)/endpoints").list("endpoints")
+            let endpointID = endpoints.first?["id"] as? String ?? ""
+            let client = try await DatagramClient.open()
+            defer { client.close() }
+            try await client.send(ByteBuffer(string: "hello"), to: try SocketAddress(ipAddress: address, port: space.port))
+            // The endpoint learns the session's address from the first datagram and answers with a burst that the
+            // default buffer would hold and an 8 KiB one cannot (as above).
+            let size = 4_000
+            let burst = 20
+            let session = await onOwnThread { () -> sockaddr_in? in
+                var buffer = [UInt8](repeating: 0, count: 8_192)
+                var from = sockaddr_in()
+                var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+                let received = withUnsafeMutablePointer(to: &from) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(endpoint, &buffer, buffer.count, 0, $0, &length) }
+                }
+                return received > 0 ? from : nil
             }
-            let carriedCount = (try await api.metricValue(bytesIn) ?? 0) / size
-            let droppedCount = try await api.metricValue(kernelDrops) ?? 0
-            #expect(accounted, "\(carriedCount) carried + \(droppedCount) dropped by the kernel of 301 sent")
-            #expect(droppedCount > 0)
-            #expect(try await api.metricValue(#"slipstream_listener_udp_dropped_datagrams_total{listener_id="\#(id)"}"#) == 0)
+            guard let session else {
+                Issue.record("the endpoint received nothing")
+                return
+            }
+            @Sendable func reply(_ count: Int) async -> Int {
+                await onOwnThread {
+                    var to = session
+                    let payload = [UInt8](repeating: 3, count: size)
+                    return (0..<count).filter { _ in
+                        withUnsafePointer(to: &to) {
+                            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                                sendto(endpoint, payload, size, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == size
+                            }
+                        }
+                    }.count
+                }
+            }
+            // A loop that wakes at each reply may keep pace with one burst: burst again until the kernel has dropped
+            // some, then send one reply per look, so the socket reports its drops.
+            var sent = await reply(burst)
+            var kernel = 0
+            var seen = ""
+            let accounted = try await eventually(timeout: .seconds(10), every: .milliseconds(100)) {
+                sent += await reply(kernel > 0 ? 1 : burst)
+                let carried = (try await api.metricValue(#"slipstream_listener_bytes_out_total{listener_id="\#(id)"}"#) ?? 0) / size
+                kernel = try await api.metricValue(#"slipstream_listener_udp_receive_buffer_drops_total{listener_id="\#(id)"}"#) ?? 0
+                let dropped = try await api.metricValue(#"slipstream_listener_udp_dropped_datagrams_total{listener_id="\#(id)"}"#) ?? 0
+                seen = "\(carried) carried, \(kernel) dropped by the kernel, \(dropped) by the PoP"
+                return kernel > 0 && carried + kernel + dropped == sent
+            }
+            #expect(accounted, "\(seen) of \(sent) sent")
+            // The session's socket belongs to the one endpoint: its drops are the endpoint's too.
+            let forEndpoint = #"slipstream_endpoint_udp_receive_buffer_drops_total{endpoint_id="\#(endpointID)",listener_id="\#(id)"}"#
+            let forListener = #"slipstream_listener_udp_receive_buffer_drops_total{listener_id="\#(id)"}"#
+            #expect(try await api.metricValue(forEndpoint) == api.metricValue(forListener))
         }
     }
 

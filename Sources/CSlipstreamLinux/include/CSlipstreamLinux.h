@@ -4,6 +4,7 @@
 #define C_SLIPSTREAM_LINUX_H
 
 #ifdef __linux__
+#include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -30,10 +31,10 @@ size_t cslipstream_batch_length(const cslipstream_datagram_batch *batch, unsigne
 /// The source address of received datagram `index`.
 const struct sockaddr_storage *cslipstream_batch_source(const cslipstream_datagram_batch *batch, unsigned int index);
 /// After cslipstream_batch_receive returned `count`: the receiving socket's count of datagrams the kernel dropped
-/// because its receive buffer was full, as the latest of those datagrams carried it (SO_RXQ_OVFL, socket(7); a
-/// cumulative, wrapping 32-bit count), or -1 when none carried one (the socket has dropped nothing, or the option
-/// is off).
-long cslipstream_batch_drop_count(const cslipstream_datagram_batch *batch, unsigned int count);
+/// (mostly for a full receive buffer), as the latest of those datagrams carried it (SO_RXQ_OVFL, socket(7); a
+/// cumulative, wrapping 32-bit count), or -1 when none carried one (the socket had dropped nothing when they were
+/// queued, or the option is off).
+int64_t cslipstream_batch_drop_count(const cslipstream_datagram_batch *batch, unsigned int count);
 
 /// Sends received datagrams 0..<count that arrived whole to `address` from `fd` with sendmmsg(2), going on past a
 /// datagram the socket refuses. Afterwards cslipstream_batch_sent tells each datagram's fate.

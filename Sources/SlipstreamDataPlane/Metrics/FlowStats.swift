@@ -21,15 +21,15 @@ public final class FlowStats: Sendable {
     public let refused = ManagedAtomic<Int>(0)
     /// New flows the listener's IP group (access control) turned away.
     public let denied = ManagedAtomic<Int>(0)
-    /// UDP datagrams dropped: no session could be opened (no endpoint, a session budget reached) or the datagram
-    /// could not be carried whole.
+    /// UDP datagrams the PoP dropped: no session could be opened (no endpoint, a session budget reached), the
+    /// datagram could not be carried whole, or its send failed (a send buffer full, an error of the socket).
     public let droppedDatagrams = ManagedAtomic<Int>(0)
     /// UDP sessions ended because their endpoint socket failed (an ICMP error such as port unreachable, a failed
     /// write); the client's next datagram opens a new session.
     public let sessionErrors = ManagedAtomic<Int>(0)
-    /// UDP datagrams the kernel dropped before the PoP read them, because a socket's receive buffer was full (the
-    /// listener's sockets and its sessions' endpoint sockets; `SO_RXQ_OVFL`, socket(7)). Counted when the socket
-    /// next receives a datagram.
+    /// UDP datagrams the kernel dropped at a socket before the PoP read them, mostly because its receive buffer was
+    /// full (`SO_RXQ_OVFL`, socket(7)): for a listener, at its sockets and its sessions' endpoint sockets; for an
+    /// endpoint, at its sessions' sockets. Counted when the socket next receives a datagram.
     public let receiveBufferDrops = ManagedAtomic<Int>(0)
 
     /// - Parameter loops: slots per counter; defaults to one per core, as many as a PoP has flow loops.

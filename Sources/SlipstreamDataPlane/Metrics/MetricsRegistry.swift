@@ -74,12 +74,12 @@ public final class MetricsRegistry: Sendable {
             ("denied_total", "counter", "New flows refused by the listener's IP group.", { $0.denied.load(ordering: .relaxed) }),
             (
                 "udp_dropped_datagrams_total", "counter",
-                "UDP datagrams dropped (no endpoint, a session budget reached, too large, a socket buffer full, a failed send).",
+                "UDP datagrams the PoP dropped (no endpoint, a session budget reached, too large, a send buffer full, a failed send).",
                 { $0.droppedDatagrams.load(ordering: .relaxed) }
             ),
             (
                 "udp_receive_buffer_drops_total", "counter",
-                "UDP datagrams the kernel dropped for a full socket receive buffer before the PoP read them.",
+                "UDP datagrams the kernel dropped at a socket before the PoP read them (mostly a full receive buffer).",
                 { $0.receiveBufferDrops.load(ordering: .relaxed) }
             ),
             (

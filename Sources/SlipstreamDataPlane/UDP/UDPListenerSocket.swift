@@ -62,7 +62,8 @@ final class UDPListenerSocket: ListeningSocket, @unchecked Sendable {
         // EAGAIN or EINTR: nothing now; the socket is level-triggered, so what arrives is reported.
         let count = cslipstream_batch_receive(batch, self.fd)
         guard count > 0 else { return }
-        self.kernelDrops.count(batch, received: count, into: self.runtime.stats)
+        let dropped = self.kernelDrops.new(in: batch, received: count)
+        if dropped > 0 { self.runtime.stats.receiveBufferDrops.wrappingIncrement(by: dropped, ordering: .relaxed) }
         for index in 0..<UInt32(count) {
             let length = cslipstream_batch_length(batch, index)
             guard length <= datagramBufferSize else {
@@ -277,7 +278,11 @@ final class UDPSession: LoopSource {
             if count < 0 && code != EAGAIN && code != EWOULDBLOCK && code != EINTR { self.fail() }
             return
         }
-        self.kernelDrops.count(batch, received: count, into: self.listener.runtime.stats)
+        let dropped = self.kernelDrops.new(in: batch, received: count)
+        if dropped > 0 {
+            self.listener.runtime.stats.receiveBufferDrops.wrappingIncrement(by: dropped, ordering: .relaxed)
+            self.endpoint.stats.receiveBufferDrops.wrappingIncrement(by: dropped, ordering: .relaxed)
+        }
         let length = socklen_t(self.client.ss_family == sa_family_t(AF_INET6) ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
         withUnsafePointer(to: &self.client) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { cslipstream_batch_send(batch, self.listener.fd, UInt32(count), $0, length) }
@@ -351,7 +356,7 @@ struct UDPLimits: Sendable {
     var maxSessionsPerProcess: Int
     let processSessions: ManagedAtomic<Int>
     /// `SO_RCVBUF` in bytes for every UDP socket (listener and session), or nil for the kernel's default
-    /// (`net.core.rmem_default`). The kernel doubles it for its bookkeeping and caps it at `net.core.rmem_max`.
+    /// (`net.core.rmem_default`). The kernel caps it at `net.core.rmem_max`, then doubles it for its bookkeeping.
     var receiveBufferBytes: Int? = nil
 
     /// Sets the options of a new UDP socket: the receive buffer, and `SO_RXQ_OVFL`, so received datagrams carry the
@@ -363,18 +368,26 @@ struct UDPLimits: Sendable {
     }
 }
 
-/// What one UDP socket has reported of the kernel's drops (`SO_RXQ_OVFL`, socket(7)): each received datagram
-/// carries the socket's cumulative 32-bit count of datagrams dropped for a full receive buffer (once there is one).
+/// What one UDP socket has reported of the kernel's drops (`SO_RXQ_OVFL`, socket(7)): once the socket has dropped
+/// a datagram, each datagram it queues carries its cumulative, wrapping 32-bit count of drops (mostly for a full
+/// receive buffer). The count a datagram carries is read as it is queued, so on a machine with several NUMA nodes
+/// one may carry a count older than its predecessor's; such a count adds nothing.
 struct ReceiveBufferDrops {
     private var reported: UInt32 = 0
 
-    /// Adds the drops reported since the last batch of this socket to `stats`.
-    mutating func count(_ batch: OpaquePointer, received: Int32, into stats: FlowStats) {
-        let latest = cslipstream_batch_drop_count(batch, UInt32(received))
-        guard latest >= 0 else { return }
+    /// The drops reported by a batch of this socket since its earlier batches: 0 when the batch carries no count or
+    /// one not ahead of what was reported (counts are compared as wrapping sequence numbers).
+    mutating func new(in batch: OpaquePointer, received: Int32) -> Int {
+        self.advance(to: cslipstream_batch_drop_count(batch, UInt32(received)))
+    }
+
+    /// The drops since the last report, given the count a batch's latest datagram carried (-1: none).
+    mutating func advance(to latest: Int64) -> Int {
+        guard latest >= 0 else { return 0 }
         let current = UInt32(truncatingIfNeeded: latest)
-        let new = current &- self.reported
+        let ahead = Int32(bitPattern: current &- self.reported)
+        guard ahead > 0 else { return 0 }
         self.reported = current
-        if new > 0 { stats.receiveBufferDrops.wrappingIncrement(by: Int(new), ordering: .relaxed) }
+        return Int(ahead)
     }
 }
