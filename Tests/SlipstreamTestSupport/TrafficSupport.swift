@@ -309,40 +309,38 @@ func metricSample(_ metrics: String, _ series: String) -> Double? {
     return nil
 }
 
-/// Ports `freePort` has handed out in this test process: the kernel may pick the same free port for two tests that
-/// run at once, so none is handed out twice.
+/// Ports `freePort` has handed out in this test process: two tests that run at once may find the same port free,
+/// so none is handed out twice.
 private let portsHandedOut = NIOLockedValueBox<Set<Int>>([])
 
-/// A port that nothing on this host holds for TCP or UDP now (the kernel's pick for port 0), with the `span - 1`
-/// ports after it free too, and that no other test of this process was given. Tests bind them on their own
-/// loopback addresses.
+/// The first port of the kernel's ephemeral range (`net.ipv4.ip_local_port_range`; Linux's default is 32768).
+private let ephemeralPortsStart: Int = {
+    let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+    return range.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
+}()
+
+/// A port below the kernel's ephemeral range that nothing on this host holds for TCP or UDP now, with the
+/// `span - 1` ports after it free too, and that no other test of this process was given. Tests bind them on their
+/// own loopback addresses. Below the ephemeral range no outgoing connection takes the port, so the thousands of
+/// connections a test run leaves in TIME_WAIT never crowd it out.
 func freePort(span: Int = 1) -> Int {
-    func free(_ port: Int) -> Int? {
-        var found: Int?
-        for type in [Int32(SOCK_STREAM.rawValue), Int32(SOCK_DGRAM.rawValue)] {
+    func free(_ port: Int) -> Bool {
+        [Int32(SOCK_STREAM.rawValue), Int32(SOCK_DGRAM.rawValue)].allSatisfy { type in
             let fd = socket(AF_INET, type, 0)
-            guard fd >= 0 else { return nil }
+            guard fd >= 0 else { return false }
             defer { close(fd) }
             // As the listeners the tests start do: connections in TIME_WAIT on the port don't hold it.
             var one: Int32 = 1
             if type == Int32(SOCK_STREAM.rawValue) { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)) }
-            var address = BlockingSocket.ipv4("127.0.0.1", found ?? port)
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard bound == 0 else { return nil }
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-            }
-            found = Int(UInt16(bigEndian: address.sin_port))
+            return BlockingSocket.withAddress("127.0.0.1", port) { bind(fd, $0, $1) } == 0
         }
-        return found
     }
-    for _ in 0..<100 {
-        guard let port = free(0), port + span <= 65_536 else { continue }
-        guard (1..<max(1, span)).allSatisfy({ free(port + $0) != nil }) else { continue }
-        let ports = Set(port..<port + max(1, span))
+    let span = max(1, span)
+    let last = max(10_001, min(ephemeralPortsStart, 65_536) - span)
+    for _ in 0..<200 {
+        let port = Int.random(in: 10_000..<last)
+        let ports = Set(port..<port + span)
+        guard ports.allSatisfy(free) else { continue }
         let fresh = portsHandedOut.withLockedValue { handedOut in
             guard handedOut.isDisjoint(with: ports) else { return false }
             handedOut.formUnion(ports)
