@@ -135,8 +135,7 @@ extension API {
 
     /// The value `/metrics` shows now for `series` (a metric name with its labels), or nil when it has none.
     func metricValue(_ series: String) async throws -> Int? {
-        let lines = try await self.call(.get, "/metrics", auth: .anonymous).text.split(separator: "\n")
-        return lines.first { $0.hasPrefix(series + " ") }.flatMap { Int($0.dropFirst(series.count + 1)) }
+        metricSample(try await self.call(.get, "/metrics", auth: .anonymous).text, series).map { Int($0) }
     }
 }
 
